@@ -1,0 +1,106 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ConfigError, DirsyncError, describeError, exitCodeFor, type ExitCode } from '../errors.js';
+import { createLogger } from '../log.js';
+import { loadFaultsFile } from '../mock/faults.js';
+import { loadSeedFile } from '../mock/seed.js';
+import { startMockServer } from '../mock/server.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new InvalidArgumentError('expected a port number between 0 and 65535');
+  }
+  return n;
+}
+
+function buildProgram(io: CliIo, running: Promise<unknown>[]): Command {
+  const program = new Command('dirsync')
+    .description('Keeps an organization in the Users API in step with LDAP / Active Directory')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  program
+    .command('mock-api')
+    .description('serve the mock Users API (API.md), for tests and demos')
+    .requiredOption('--seed <file>', 'seed file (YAML or JSON): organizations, tokens and users')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', parsePort, 8080)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--faults <file>', 'faults file (YAML or JSON): latency, 429s, 5xx, dropped answers')
+    .option('--log-level <level>', 'error, warn, info or debug', 'info')
+    .action(
+      async (opts: {
+        seed: string;
+        port: number;
+        host: string;
+        faults?: string;
+        logLevel: string;
+      }) => {
+        const logger = createLogger({ level: opts.logLevel as 'info', stream: io.stderr });
+        const seed = loadSeedFile(opts.seed);
+        const faults = opts.faults === undefined ? undefined : loadFaultsFile(opts.faults);
+        const server = await startMockServer({
+          seed,
+          faults,
+          port: opts.port,
+          host: opts.host,
+          logger,
+        });
+        io.stdout.write(`mock Users API listening on ${server.url}\n`);
+        running.push(
+          new Promise<void>((resolve) => {
+            const stop = (): void => {
+              void server.close().then(resolve);
+            };
+            process.once('SIGINT', stop);
+            process.once('SIGTERM', stop);
+          }),
+        );
+      },
+    );
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. Never throws. */
+export async function main(
+  argv: readonly string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<ExitCode> {
+  const running: Promise<unknown>[] = [];
+  const program = buildProgram(io, running);
+  try {
+    await program.parseAsync([...argv]);
+    await Promise.all(running);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed its message; help and version are not failures.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    return reportError(error, io);
+  }
+}
+
+function reportError(error: unknown, io: CliIo): ExitCode {
+  const code = exitCodeFor(error);
+  const debug = process.env['DIRSYNC_DEBUG'] === '1';
+  io.stderr.write(`error: ${describeError(error)}\n`);
+  if (error instanceof DirsyncError && error.hint !== undefined)
+    io.stderr.write(`To fix: ${error.hint}\n`);
+  else if (!(error instanceof ConfigError) && !(error instanceof DirsyncError)) {
+    io.stderr.write(
+      'To fix: this looks like a bug in dirsync; rerun with DIRSYNC_DEBUG=1 and report the output\n',
+    );
+  }
+  if (debug && error instanceof Error && error.stack !== undefined)
+    io.stderr.write(`${error.stack}\n`);
+  return code;
+}
