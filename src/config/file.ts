@@ -28,17 +28,14 @@ export function readStructuredFile(path: string, what: string): unknown {
       });
     }
   }
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text);
   const first = doc.errors[0];
   if (first !== undefined) {
-    const where = first.linePos?.[0];
-    const at = where === undefined ? '' : ` at line ${where.line}, column ${where.col}`;
-    throw new ConfigError(
-      `${what} ${path} is not valid YAML${at}: ${first.message.split('\n')[0] ?? ''}`,
-      {
-        hint: `fix the YAML syntax in ${path}`,
-      },
-    );
+    // With pretty errors the first line reads "<problem> at line L, column C:".
+    const problem = (first.message.split('\n')[0] ?? '').replace(/:$/, '');
+    throw new ConfigError(`${what} ${path} is not valid YAML: ${problem}`, {
+      hint: `fix the YAML syntax in ${path}`,
+    });
   }
   return doc.toJS() as unknown;
 }

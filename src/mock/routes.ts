@@ -20,9 +20,9 @@ export interface RouteContext {
 
 export interface Reply {
   status: number;
-  /** A value to serialise, or JSON text already built (the 100k-user listing). */
+  /** A value to serialise, or JSON bytes already built (the 100k-user listing). */
   body: unknown;
-  json?: string;
+  json?: Buffer;
 }
 
 /** `read`: any rank; `write`: ADMIN or SUPER (rank grants are checked by the route itself). */

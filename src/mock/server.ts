@@ -50,7 +50,7 @@ for (const route of routes) {
 function send(
   res: ServerResponse,
   status: number,
-  json: string,
+  json: string | Buffer,
   headers: Record<string, string> = {},
 ): void {
   res.writeHead(status, {
