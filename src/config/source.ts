@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/**
+ * The `source:` section of the config: where the directory is read from. Strict: an unknown
+ * key is an error, so a typo never silently falls back to a default.
+ */
+
+const Attributes = z.strictObject({
+  id: z.string().optional(),
+  email: z.string().optional(),
+  aliases: z.array(z.string()).optional(),
+  firstName: z.string().optional(),
+  lastName: z.string().optional(),
+  logins: z.array(z.string()).min(1).optional(),
+  smartcards: z.string().optional(),
+  memberOf: z.string().optional(),
+  members: z.array(z.string()).optional(),
+  memberUid: z.string().optional(),
+  groupName: z.string().optional(),
+});
+
+const Flavor = z.enum(['ad', 'openldap']);
+
+export const LdapSourceConfig = z.strictObject({
+  type: z.literal('ldap'),
+  /** Omitted: detected from the RootDSE. */
+  flavor: Flavor.optional(),
+  urls: z
+    .array(
+      z
+        .string()
+        .regex(/^ldaps?:\/\/[^/]+\/?$/i, 'expected ldap://host[:port] or ldaps://host[:port]'),
+    )
+    .min(1),
+  bindDn: z.string().optional(),
+  bindPassword: z.string().optional(),
+  bindPasswordFile: z.string().optional(),
+  startTls: z.boolean().default(false),
+  tls: z
+    .strictObject({
+      caFile: z.string().optional(),
+      rejectUnauthorized: z.boolean().default(true),
+      servername: z.string().optional(),
+    })
+    .default({ rejectUnauthorized: true }),
+  allowPlaintextBind: z.boolean().default(false),
+  connectTimeoutMs: z.number().int().positive().default(10_000),
+  timeoutMs: z.number().int().positive().default(120_000),
+  pageSize: z.number().int().min(1).max(100_000).default(500),
+  users: z.strictObject({
+    baseDns: z.array(z.string().min(1)).min(1),
+    filter: z.string().optional(),
+  }),
+  groups: z
+    .strictObject({
+      baseDns: z.array(z.string().min(1)).default([]),
+      filter: z.string().optional(),
+      /** auto: the flavor's way (AD: in-chain matching rule; OpenLDAP: client-side). */
+      nested: z.enum(['auto', 'inChain', 'client']).default('auto'),
+      /** Ask for `member;range=0-(n-1)` and follow the ranges; omitted: the server decides. */
+      rangeSize: z.number().int().min(1).optional(),
+    })
+    .default({ baseDns: [], nested: 'auto' }),
+  attributes: Attributes.optional(),
+});
+export type LdapSourceConfig = z.infer<typeof LdapSourceConfig>;
+
+export const LdifSourceConfig = z.strictObject({
+  type: z.literal('ldif'),
+  file: z.string().min(1),
+  flavor: Flavor.default('openldap'),
+  users: z
+    .strictObject({ baseDns: z.array(z.string()).default([]), filter: z.string().optional() })
+    .default({ baseDns: [] }),
+  groups: z
+    .strictObject({ baseDns: z.array(z.string()).default([]), filter: z.string().optional() })
+    .default({ baseDns: [] }),
+  attributes: Attributes.optional(),
+});
+export type LdifSourceConfig = z.infer<typeof LdifSourceConfig>;
+
+export const SourceConfig = z.discriminatedUnion('type', [LdapSourceConfig, LdifSourceConfig]);
+export type SourceConfig = z.infer<typeof SourceConfig>;

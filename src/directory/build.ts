@@ -1,0 +1,159 @@
+import { normalizeDn } from './dn.js';
+import type { Flavor } from './flavors.js';
+import { normalizeDns, resolveMemberships, type GroupNode, type MemberNode } from './groups.js';
+import {
+  firstValue,
+  values,
+  type DirectorySnapshot,
+  type DirectoryUser,
+  type DirectoryWarning,
+  type RawEntry,
+  type ReadStats,
+} from './model.js';
+
+/** `CORP\Jdoe` -> `jdoe`. */
+export function transformLogin(value: string): string {
+  const trimmed = value.trim();
+  const slash = trimmed.lastIndexOf('\\');
+  return (slash >= 0 ? trimmed.slice(slash + 1) : trimmed).toLowerCase();
+}
+
+export function normalizeEmail(value: string): string {
+  return value.trim().toLowerCase();
+}
+
+/**
+ * Alias addresses: `smtp:a@b` / `SMTP:a@b` give `a@b`; other typed addresses (X500:, SIP:) are
+ * not email; untyped values count when they look like an address (userPrincipalName).
+ */
+export function parseAliases(raw: readonly string[]): {
+  primary: string | undefined;
+  aliases: string[];
+} {
+  let primary: string | undefined;
+  const aliases: string[] = [];
+  for (const value of raw) {
+    const typed = /^([A-Za-z0-9]+):(.*)$/.exec(value.trim());
+    if (typed !== null) {
+      if (typed[1]!.toLowerCase() !== 'smtp') continue;
+      const address = normalizeEmail(typed[2]!);
+      if (typed[1] === 'SMTP') primary ??= address;
+      if (address.includes('@')) aliases.push(address);
+    } else if (value.includes('@')) {
+      aliases.push(normalizeEmail(value));
+    }
+  }
+  return { primary, aliases };
+}
+
+export interface MappedUser {
+  user: DirectoryUser;
+  node: MemberNode;
+}
+
+/** One directory entry to a DirectoryUser (groups filled in later), or undefined with a warning. */
+export function mapUser(
+  entry: RawEntry,
+  flavor: Flavor,
+  now: Date,
+  warnings: DirectoryWarning[],
+): MappedUser | undefined {
+  const a = flavor.attributes;
+  const { primary, aliases: aliasList } = parseAliases(
+    a.aliases.flatMap((attr) => values(entry, attr)),
+  );
+  const mail = firstValue(entry, a.email);
+  const email = mail !== undefined && mail.trim() !== '' ? normalizeEmail(mail) : primary;
+  if (email === undefined || email === '') {
+    warnings.push({
+      dn: entry.dn,
+      message: `no ${a.email} attribute: the user cannot be matched and is skipped`,
+    });
+    return undefined;
+  }
+  const smartcards: string[] = [];
+  if (a.smartcards !== undefined) {
+    for (const raw of values(entry, a.smartcards)) {
+      const number = raw.trim();
+      if (/^\d+$/.test(number)) smartcards.push(number);
+      else
+        warnings.push({
+          dn: entry.dn,
+          message: `${a.smartcards} value ${JSON.stringify(raw)} is not a string of digits; ignored`,
+        });
+    }
+  }
+  const rawLogins = a.logins.flatMap((attr) => values(entry, attr));
+  const logins = [...new Set(rawLogins.map(transformLogin).filter((l) => l !== ''))];
+  const dn = normalizeDn(entry.dn);
+  const user: DirectoryUser = {
+    id: flavor.decodeId(entry, a.id) ?? dn,
+    dn: entry.dn,
+    email,
+    aliases: [...new Set(aliasList)].filter((x) => x !== email),
+    firstName: firstValue(entry, a.firstName)?.trim() ?? '',
+    lastName: firstValue(entry, a.lastName)?.trim() ?? '',
+    logins,
+    smartcards: [...new Set(smartcards)],
+    groups: [],
+    disabled: flavor.disabled(entry),
+    expired: flavor.expired(entry, now),
+  };
+  const node: MemberNode = {
+    dn,
+    uids: rawLogins.map((l) => l.trim().toLowerCase()),
+    memberOf: normalizeDns(values(entry, a.memberOf)),
+  };
+  return { user, node };
+}
+
+export function mapGroup(entry: RawEntry, flavor: Flavor, members: readonly string[]): GroupNode {
+  const a = flavor.attributes;
+  return {
+    dn: normalizeDn(entry.dn),
+    name: firstValue(entry, a.groupName) ?? entry.dn,
+    members: normalizeDns(members),
+    memberUids: values(entry, a.memberUid).map((u) => u.trim().toLowerCase()),
+    memberOf: normalizeDns(values(entry, a.memberOf)),
+  };
+}
+
+/**
+ * Puts a snapshot together: users deduplicated by DN (overlapping base DNs), each with its
+ * effective groups among `groupsOfInterest` (all groups when empty).
+ */
+export function assembleSnapshot(input: {
+  users: readonly MappedUser[];
+  memberships: Map<string, string[]>;
+  groupNames: Map<string, string>;
+  groupsOfInterest: readonly string[];
+  warnings: DirectoryWarning[];
+  stats: ReadStats;
+  now: Date;
+}): DirectorySnapshot {
+  const interest =
+    input.groupsOfInterest.length > 0
+      ? new Set(input.groupsOfInterest.map(normalizeDn))
+      : undefined;
+  const seen = new Set<string>();
+  const users: DirectoryUser[] = [];
+  for (const { user, node } of input.users) {
+    if (seen.has(node.dn)) continue;
+    seen.add(node.dn);
+    const groups = input.memberships.get(node.dn) ?? [];
+    user.groups = interest === undefined ? groups : groups.filter((g) => interest.has(g));
+    users.push(user);
+  }
+  const groups = new Map<string, string>();
+  for (const [dn, name] of input.groupNames)
+    if (interest === undefined || interest.has(dn)) groups.set(dn, name);
+  return {
+    users,
+    groups,
+    warnings: input.warnings,
+    stats: input.stats,
+    readAt: input.now.toISOString(),
+  };
+}
+
+export { resolveMemberships };

@@ -1,0 +1,112 @@
+/**
+ * Distinguished names compared the way directories compare them: attribute types and values
+ * case-insensitively, spaces around separators ignored, `\,` and `\2C` the same character.
+ */
+
+const SPECIAL = new Set([',', '+', '"', '\\', '<', '>', ';', '=']);
+
+function unescapeValue(raw: string): string {
+  let out = '';
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const hex = raw.slice(i + 1, i + 3);
+    if (/^[0-9a-fA-F]{2}$/.test(hex)) {
+      // Collect a run of hex escapes: they may encode one multi-byte UTF-8 character.
+      const bytes: number[] = [];
+      while (raw[i] === '\\' && /^[0-9a-fA-F]{2}$/.test(raw.slice(i + 1, i + 3))) {
+        bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
+        i += 3;
+      }
+      i--;
+      out += Buffer.from(bytes).toString('utf8');
+    } else if (i + 1 < raw.length) {
+      out += raw[i + 1];
+      i++;
+    }
+  }
+  return out;
+}
+
+function escapeValue(value: string): string {
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (
+      SPECIAL.has(c) ||
+      (c === '#' && i === 0) ||
+      (c === ' ' && (i === 0 || i === value.length - 1))
+    ) {
+      out += `\\${c}`;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/** Splits on unescaped `sep`, honouring backslash escapes and quoted strings. */
+function splitUnescaped(s: string, seps: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && i + 1 < s.length) {
+      current += c + s[i + 1]!;
+      i++;
+    } else if (c === '"') {
+      quoted = !quoted;
+      current += c;
+    } else if (!quoted && seps.includes(c)) {
+      parts.push(current);
+      current = '';
+    } else {
+      current += c;
+    }
+  }
+  parts.push(current);
+  return parts;
+}
+
+/**
+ * The canonical form of a DN: `cn=joe  smith , OU=People,dc=Example` and
+ * `CN=Joe  Smith,ou=people,DC=example` both give `cn=joe  smith,ou=people,dc=example`.
+ * Multi-valued RDNs are sorted so their order does not matter.
+ */
+export function normalizeDn(dn: string): string {
+  const trimmed = dn.trim();
+  if (trimmed === '') return '';
+  return splitUnescaped(trimmed, ',;')
+    .map((rdn) =>
+      splitUnescaped(rdn, '+')
+        .map((ava) => {
+          const eq = ava.indexOf('=');
+          if (eq < 0) return ava.trim().toLowerCase();
+          const type = ava.slice(0, eq).trim().toLowerCase();
+          let value = ava.slice(eq + 1).trim();
+          if (value.startsWith('"') && value.endsWith('"') && value.length >= 2)
+            value = value.slice(1, -1);
+          // Trailing spaces that were escaped survive trim as "\\ ": unescape first, then re-escape.
+          return `${type}=${escapeValue(unescapeValue(value).toLowerCase())}`;
+        })
+        .sort()
+        .join('+'),
+    )
+    .join(',');
+}
+
+/** True when `dn` is `base` or lies under it. Both must be normalized. */
+export function isUnder(dn: string, base: string): boolean {
+  return base === '' || dn === base || dn.endsWith(`,${base}`);
+}
+
+/** The value of the first RDN, unescaped: `CN=IT Admins,OU=Groups,...` gives `IT Admins`. */
+export function firstRdnValue(dn: string): string {
+  const first = splitUnescaped(dn.trim(), ',;')[0] ?? '';
+  const eq = first.indexOf('=');
+  return unescapeValue(eq < 0 ? first : first.slice(eq + 1).trim());
+}

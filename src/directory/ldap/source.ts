@@ -1,0 +1,288 @@
+import type { LdapSourceConfig } from '../../config/source.js';
+import { DirectoryError } from '../../errors.js';
+import { createSilentLogger, type Logger } from '../../log.js';
+import {
+  assembleSnapshot,
+  mapGroup,
+  mapUser,
+  resolveMemberships,
+  type MappedUser,
+} from '../build.js';
+import { normalizeDn } from '../dn.js';
+import {
+  AD_CAPABILITY_OID,
+  FLAVORS,
+  withAttributes,
+  type Flavor,
+  type FlavorName,
+} from '../flavors.js';
+import type { GroupNode } from '../groups.js';
+import {
+  values,
+  type DirectorySnapshot,
+  type DirectorySource,
+  type DirectoryWarning,
+  type RawEntry,
+  type ReadRequest,
+} from '../model.js';
+import { findRanged, LdapConnection } from './connection.js';
+
+export interface LdapSourceDeps {
+  /** The resolved bind password (from bindPasswordFile, ${ENV} or bindPassword). */
+  bindPassword?: string | undefined;
+  logger?: Logger;
+  clock?: () => Date;
+}
+
+const IN_CHAIN = '1.2.840.113556.1.4.1941';
+
+/** Escapes a value for use inside an LDAP filter (RFC 4515). */
+export function escapeFilterValue(value: string): string {
+  return value.replace(/[\\*()\0]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+export function detectFlavor(rootDse: RawEntry | undefined): FlavorName {
+  const caps = rootDse === undefined ? [] : values(rootDse, 'supportedCapabilities');
+  return caps.includes(AD_CAPABILITY_OID) ? 'ad' : 'openldap';
+}
+
+/**
+ * Reads users and groups from a live LDAP server or Active Directory. The read is complete or
+ * it is an error: every page to the end, every range to `*`, no silent truncation.
+ */
+export class LdapSource implements DirectorySource {
+  private readonly logger: Logger;
+  private readonly clock: () => Date;
+
+  constructor(
+    private readonly config: LdapSourceConfig,
+    private readonly deps: LdapSourceDeps = {},
+  ) {
+    this.logger = deps.logger ?? createSilentLogger();
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  async read(request: ReadRequest): Promise<DirectorySnapshot> {
+    const started = performance.now();
+    const c = this.config;
+    const conn = await LdapConnection.open({
+      urls: c.urls,
+      bindDn: c.bindDn,
+      bindPassword: this.deps.bindPassword ?? c.bindPassword,
+      startTls: c.startTls,
+      tls: c.tls,
+      allowPlaintextBind: c.allowPlaintextBind,
+      connectTimeoutMs: c.connectTimeoutMs,
+      timeoutMs: c.timeoutMs,
+      logger: this.logger,
+    });
+    try {
+      const flavorName = c.flavor ?? detectFlavor(await conn.rootDse());
+      const flavor = withAttributes(FLAVORS[flavorName], c.attributes);
+      const now = this.clock();
+      const warnings: DirectoryWarning[] = [];
+
+      const { users, usersPerBase, withoutEmail } = await this.readUsers(
+        conn,
+        flavor,
+        now,
+        warnings,
+      );
+      const nested = c.groups.nested === 'auto' ? flavor.nested : c.groups.nested;
+      const interest = request.groupsOfInterest;
+      const resolved =
+        nested === 'inChain' && interest.length > 0
+          ? await this.resolveInChain(conn, flavor, interest)
+          : await this.resolveClientSide(conn, flavor, users, interest);
+
+      for (const w of warnings.slice(0, 50)) this.logger.warn('directory entry ignored in part', w);
+      return assembleSnapshot({
+        users,
+        memberships: resolved.memberships,
+        groupNames: resolved.groupNames,
+        groupsOfInterest: interest,
+        warnings,
+        stats: {
+          source: conn.url,
+          flavor: flavor.name,
+          usersPerBase,
+          groupsPerBase: resolved.groupsPerBase,
+          referencesSkipped: conn.referencesSkipped,
+          usersWithoutEmail: withoutEmail,
+          durationMs: performance.now() - started,
+        },
+        now,
+      });
+    } finally {
+      await conn.close();
+    }
+  }
+
+  private async readUsers(
+    conn: LdapConnection,
+    flavor: Flavor,
+    now: Date,
+    warnings: DirectoryWarning[],
+  ) {
+    const a = flavor.attributes;
+    const attributes = [
+      ...new Set(
+        [
+          a.id,
+          a.email,
+          ...a.aliases,
+          a.firstName,
+          a.lastName,
+          ...a.logins,
+          a.smartcards,
+          a.memberOf,
+          ...flavor.statusAttributes,
+        ].filter((x): x is string => x !== undefined),
+      ),
+    ];
+    const filter = this.config.users.filter ?? flavor.userFilter;
+    const users: MappedUser[] = [];
+    const usersPerBase: Record<string, number> = {};
+    let withoutEmail = 0;
+    for (const base of this.config.users.baseDns) {
+      let count = 0;
+      for await (const page of conn.search(base, {
+        filter,
+        attributes,
+        pageSize: this.config.pageSize,
+        binaryAttributes: flavor.binaryAttributes,
+      })) {
+        count += page.length;
+        for (const entry of page) {
+          const mapped = mapUser(entry, flavor, now, warnings);
+          if (mapped === undefined) withoutEmail++;
+          else users.push(mapped);
+        }
+      }
+      usersPerBase[base] = count;
+      this.logger.debug('LDAP users read', { base, count });
+    }
+    if (users.length === 0) {
+      throw new DirectoryError(
+        `the users search on ${conn.url} returned no user with an email (${this.config.users.baseDns.join('; ')}, filter ${filter})`,
+        {
+          hint: "check source.users.baseDns, source.users.filter and the bind account's read rights; an empty read is never trusted",
+        },
+      );
+    }
+    return { users, usersPerBase, withoutEmail };
+  }
+
+  /** AD: one in-chain search per group of interest gives its nested members directly. */
+  private async resolveInChain(conn: LdapConnection, flavor: Flavor, interest: readonly string[]) {
+    const memberships = new Map<string, string[]>();
+    const groupNames = new Map<string, string>();
+    const groupsPerBase: Record<string, number> = {};
+    const userFilter = this.config.users.filter ?? flavor.userFilter;
+    for (const groupDn of interest) {
+      const group = await conn
+        .searchAll(groupDn, {
+          scope: 'base',
+          filter: '(objectClass=*)',
+          attributes: [flavor.attributes.groupName],
+        })
+        .catch((error: unknown) => {
+          throw missingGroup(groupDn, error);
+        });
+      const normalized = normalizeDn(groupDn);
+      groupNames.set(
+        normalized,
+        (group[0] && values(group[0], flavor.attributes.groupName)[0]) ?? groupDn,
+      );
+      const filter = `(&${userFilter}(${flavor.attributes.memberOf}:${IN_CHAIN}:=${escapeFilterValue(groupDn)}))`;
+      for (const base of this.config.users.baseDns) {
+        for await (const page of conn.search(base, {
+          filter,
+          attributes: ['1.1'],
+          pageSize: this.config.pageSize,
+        })) {
+          for (const entry of page) {
+            const dn = normalizeDn(entry.dn);
+            const list = memberships.get(dn);
+            if (list === undefined) memberships.set(dn, [normalized]);
+            else list.push(normalized);
+          }
+        }
+      }
+    }
+    groupsPerBase['(in-chain)'] = interest.length;
+    return { memberships, groupNames, groupsPerBase };
+  }
+
+  /** Reads every group (ranges followed to the end) and resolves nesting with cycle detection. */
+  private async resolveClientSide(
+    conn: LdapConnection,
+    flavor: Flavor,
+    users: readonly MappedUser[],
+    interest: readonly string[],
+  ) {
+    const a = flavor.attributes;
+    const rangeSize = this.config.groups.rangeSize;
+    const memberAttrs = a.members.map((m) =>
+      rangeSize === undefined ? m : `${m};range=0-${rangeSize - 1}`,
+    );
+    const attributes = [a.groupName, ...memberAttrs, a.memberUid, a.memberOf];
+    const filter = this.config.groups.filter ?? flavor.groupFilter;
+    const groups: GroupNode[] = [];
+    const groupsPerBase: Record<string, number> = {};
+    for (const base of this.config.groups.baseDns) {
+      let count = 0;
+      for await (const page of conn.search(base, {
+        filter,
+        attributes,
+        pageSize: this.config.pageSize,
+      })) {
+        count += page.length;
+        for (const entry of page) {
+          const members: string[] = [];
+          for (const attr of a.members) {
+            members.push(...values(entry, attr));
+            const ranged = findRanged(entry, attr);
+            if (ranged === undefined) continue;
+            members.push(...ranged.values);
+            if (ranged.end !== '*')
+              members.push(
+                ...(await conn.readRange(entry.dn, attr, Number(ranged.end) + 1, rangeSize)),
+              );
+          }
+          groups.push(mapGroup(entry, flavor, members));
+        }
+      }
+      groupsPerBase[base] = count;
+    }
+    const known = new Set(groups.map((g) => g.dn));
+    for (const dn of interest) {
+      if (!known.has(normalizeDn(dn))) {
+        throw new DirectoryError(
+          `the group ${dn}, named in the rules, was not found under source.groups.baseDns with source.groups.filter`,
+          {
+            hint: 'fix the group DN in the rules, or add its base DN to source.groups.baseDns; without it every member would lose what the group grants',
+          },
+        );
+      }
+    }
+    return {
+      memberships: resolveMemberships(
+        users.map((u) => u.node),
+        groups,
+      ),
+      groupNames: new Map(groups.map((g) => [g.dn, g.name])),
+      groupsPerBase,
+    };
+  }
+}
+
+function missingGroup(groupDn: string, cause: unknown): DirectoryError {
+  return new DirectoryError(
+    `the group ${groupDn}, named in the rules, cannot be read: ${(cause as Error).message}`,
+    {
+      cause,
+      hint: 'fix the group DN in the rules; without it every member would lose what the group grants',
+    },
+  );
+}

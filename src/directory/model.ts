@@ -1,0 +1,93 @@
+/**
+ * The directory as dirsync sees it, whatever the source (LDAP, Active Directory, LDIF).
+ */
+
+/** One person in the directory, normalized. */
+export interface DirectoryUser {
+  /** Stable id: AD objectGUID, else entryUUID, else the DN. */
+  id: string;
+  dn: string;
+  /** Lower-cased, trimmed. */
+  email: string;
+  /** Other addresses of the same person (proxyAddresses smtp:, userPrincipalName), lower-cased. */
+  aliases: string[];
+  firstName: string;
+  lastName: string;
+  /** Workstation login names, transformed: lower-case, `DOMAIN\` stripped. */
+  logins: string[];
+  /** Smart card numbers, digits only. */
+  smartcards: string[];
+  /** Normalized DNs of the groups the user is in, nested groups resolved. */
+  groups: string[];
+  /** Disabled or locked in the directory. */
+  disabled: boolean;
+  /** AD accountExpires in the past. */
+  expired: boolean;
+}
+
+export interface DirectoryWarning {
+  dn: string;
+  message: string;
+}
+
+/** What was read, so the planner can judge whether the read is complete and plausible. */
+export interface ReadStats {
+  /** The server (URL) or file the snapshot came from. */
+  source: string;
+  flavor: string;
+  /** Entries read per user base DN. */
+  usersPerBase: Record<string, number>;
+  /** Entries read per group base DN. */
+  groupsPerBase: Record<string, number>;
+  /** Search continuation references met and skipped (normal in AD). */
+  referencesSkipped: number;
+  /** Users skipped for want of an email (also in `warnings`). */
+  usersWithoutEmail: number;
+  durationMs: number;
+}
+
+/**
+ * A complete read of the directory. A source returns one only when everything was read:
+ * a partial read is a `DirectoryError`, never a smaller snapshot.
+ */
+export interface DirectorySnapshot {
+  users: DirectoryUser[];
+  /** Normalized DN -> display name, for the groups that were resolved. */
+  groups: Map<string, string>;
+  warnings: DirectoryWarning[];
+  stats: ReadStats;
+  /** ISO time the read finished. */
+  readAt: string;
+}
+
+/** What the rules need from a read beyond users: the groups they mention (normalized DNs). */
+export interface ReadRequest {
+  /**
+   * Groups whose (nested) membership matters. When empty, every group found under the group
+   * base DNs is resolved.
+   */
+  groupsOfInterest: readonly string[];
+}
+
+export interface DirectorySource {
+  read(request: ReadRequest): Promise<DirectorySnapshot>;
+}
+
+/**
+ * An entry as a source hands it to the mapping: attribute names lower-cased, values as strings
+ * (binary attributes such as objectGUID as Buffers).
+ */
+export interface RawEntry {
+  dn: string;
+  attributes: Map<string, (string | Buffer)[]>;
+}
+
+export function values(entry: RawEntry, attribute: string): string[] {
+  const v = entry.attributes.get(attribute.toLowerCase());
+  if (v === undefined) return [];
+  return v.map((x) => (typeof x === 'string' ? x : x.toString('utf8')));
+}
+
+export function firstValue(entry: RawEntry, attribute: string): string | undefined {
+  return values(entry, attribute)[0];
+}
