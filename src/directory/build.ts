@@ -1,3 +1,4 @@
+import { DirectoryError } from '../errors.js';
 import { normalizeDn } from './dn.js';
 import type { Flavor } from './flavors.js';
 import { normalizeDns, resolveMemberships, type GroupNode, type MemberNode } from './groups.js';
@@ -135,6 +136,16 @@ export function assembleSnapshot(input: {
     input.groupsOfInterest.length > 0
       ? new Set(input.groupsOfInterest.map(normalizeDn))
       : undefined;
+  for (const dn of input.groupsOfInterest) {
+    if (!input.groupNames.has(normalizeDn(dn))) {
+      throw new DirectoryError(
+        `the group ${dn}, named in the rules, was not found under source.groups.baseDns with source.groups.filter`,
+        {
+          hint: 'fix the group DN in the rules, or add its base DN to source.groups.baseDns; without it every member would lose what the group grants',
+        },
+      );
+    }
+  }
   const seen = new Set<string>();
   const users: DirectoryUser[] = [];
   for (const { user, node } of input.users) {

@@ -93,7 +93,7 @@ export class LdapSource implements DirectorySource {
       const resolved =
         nested === 'inChain' && interest.length > 0
           ? await this.resolveInChain(conn, flavor, interest)
-          : await this.resolveClientSide(conn, flavor, users, interest);
+          : await this.resolveClientSide(conn, flavor, users);
 
       for (const w of warnings.slice(0, 50)) this.logger.warn('directory entry ignored in part', w);
       return assembleSnapshot({
@@ -219,7 +219,6 @@ export class LdapSource implements DirectorySource {
     conn: LdapConnection,
     flavor: Flavor,
     users: readonly MappedUser[],
-    interest: readonly string[],
   ) {
     const a = flavor.attributes;
     const rangeSize = this.config.groups.rangeSize;
@@ -254,17 +253,6 @@ export class LdapSource implements DirectorySource {
         }
       }
       groupsPerBase[base] = count;
-    }
-    const known = new Set(groups.map((g) => g.dn));
-    for (const dn of interest) {
-      if (!known.has(normalizeDn(dn))) {
-        throw new DirectoryError(
-          `the group ${dn}, named in the rules, was not found under source.groups.baseDns with source.groups.filter`,
-          {
-            hint: 'fix the group DN in the rules, or add its base DN to source.groups.baseDns; without it every member would lose what the group grants',
-          },
-        );
-      }
     }
     return {
       memberships: resolveMemberships(
