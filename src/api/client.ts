@@ -1,0 +1,584 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
+import { ApiError, ConfigError } from '../errors.js';
+import { createSilentLogger, type Logger } from '../log.js';
+import { FreshRead } from './fresh-read.js';
+import { createDispatcher, DEFAULT_TIMEOUTS, type Env, type Timeouts } from './http.js';
+import { asEmailId, asUserId, type EmailId, type UserId } from './ids.js';
+import { RequestLimiter, type Clock, type Sleep } from './limiter.js';
+import { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
+import {
+  ListingFormatError,
+  parseListing,
+  SmartcardsBody,
+  UserDetailsBody,
+  type AdStatus,
+  type OrgUser,
+  type Rank,
+  type Smartcard,
+  type UserDetails,
+  type UserTag,
+} from './schema.js';
+import { HttpTransport, type ApiRequest, type Attempt } from './transport.js';
+import type { z } from 'zod';
+
+/** Everything the client needs; only `baseUrl` and `token` are required. */
+export interface ApiClientOptions {
+  /** e.g. `https://api.example.com`; a path prefix is kept (`https://host/users-api`). */
+  baseUrl: string;
+  /** The bearer token. Never logged, never in an error message. */
+  token: string;
+  /** Requests in flight at once (`api.concurrency`); 8 by default. */
+  concurrency?: number | undefined;
+  /** Optional cap on requests started per second, for a service with a published rate limit. */
+  requestsPerSecond?: number | undefined;
+  timeouts?: Partial<Timeouts> | undefined;
+  retry?: Partial<RetryPolicy> | undefined;
+  /** A PEM bundle trusted on top of the system roots (`api.tls.caFile`). */
+  caFile?: string | undefined;
+  /** Where HTTP_PROXY, HTTPS_PROXY and NO_PROXY are read from; `process.env` by default. */
+  env?: Env | undefined;
+  /**
+   * The undici dispatcher to send through (tests pass a MockAgent). When given, the client
+   * neither builds nor closes one, and `caFile`, `env` and `timeouts` are the caller's business.
+   */
+  dispatcher?: Dispatcher | undefined;
+  logger?: Logger | undefined;
+  clock?: Clock | undefined;
+  sleep?: Sleep | undefined;
+  /** Uniform in [0, 1), for backoff jitter. */
+  random?: (() => number) | undefined;
+  userAgent?: string | undefined;
+}
+
+/** A smart card to set; the label may be left out. */
+export interface SmartcardInput {
+  /** Digits only, as a string (contract note 9). */
+  number: string;
+  label?: string | undefined;
+}
+
+/**
+ * How a change ended: `applied` when this call made it (including when its answer was lost
+ * and a re-read showed it had landed), `unchanged` when the user was already in that state
+ * and nothing was sent.
+ */
+export type ChangeOutcome = 'applied' | 'unchanged';
+
+export interface ListOptions {
+  /** `GUEST` lists the guests; the default lists users tagged `USER` (contract note 6). */
+  tag?: UserTag | undefined;
+  /** Makes `name` read `First Last (email)`. */
+  emailInName?: boolean | undefined;
+}
+
+export interface SetSuspendedOptions {
+  /**
+   * The `ad_status` the caller saw in a fresh listing. When given, the first toggle is sent (or
+   * skipped) on its word; when left out, the client reads the listing first. Either way, an
+   * unclear outcome is settled by a re-read, never by a blind second toggle.
+   */
+  observed?: AdStatus | undefined;
+}
+
+/** The Users API (API.md), one method per endpoint; see {@link ApiClient}. */
+export interface UsersApi {
+  /** `GET /multipleusers`: one listing, USER or GUEST. */
+  listUsers(options?: ListOptions): Promise<OrgUser[]>;
+  /** Both listings, users then guests: the whole organization. */
+  listOrganization(options?: Omit<ListOptions, 'tag'>): Promise<OrgUser[]>;
+  /** `GET /user`. */
+  getUser(emailId: EmailId): Promise<UserDetails>;
+  /** `GET /modifysmartcard`. */
+  getSmartcards(emailId: EmailId): Promise<Smartcard[]>;
+  /** `POST /modifyallusernames`: replaces the whole list; an empty list clears it. */
+  setComputerUsernames(emailId: EmailId, usernames: readonly string[]): Promise<void>;
+  /** `POST /modifyrank`: takes the **user_id**. */
+  setRank(userId: UserId, rank: Rank): Promise<void>;
+  /** `POST /modifysmartcard`: replaces the whole list; an empty list clears it. */
+  setSmartcards(
+    emailId: EmailId,
+    cards: readonly SmartcardInput[],
+    options?: { allowDuplicates?: boolean | undefined },
+  ): Promise<void>;
+  /** `POST /promoteguest`, checked against the listings before any repeat. */
+  promoteGuest(emailId: EmailId): Promise<ChangeOutcome>;
+  /** `POST /togglesuspension`, driven by the intended state rather than as a blind toggle. */
+  setSuspended(
+    emailId: EmailId,
+    suspended: boolean,
+    options?: SetSuspendedOptions,
+  ): Promise<ChangeOutcome>;
+  /** `DELETE /user` by email_id, checked against the listings before any repeat. */
+  deleteUser(emailId: EmailId): Promise<ChangeOutcome>;
+  /** Closes the connection pool the client built (not an injected dispatcher). */
+  close(): Promise<void>;
+}
+
+/** How a failed call may be repeated: blindly, or only after looking at the server's state. */
+type Repeat = { kind: 'repeat' };
+type Recovery =
+  | Repeat
+  | {
+      kind: 'verify';
+      /** After an unclear outcome at `ticket`: is the intended state already there? */
+      check(ticket: number): Promise<'done' | 'retry'>;
+    };
+
+const REPEAT: Repeat = { kind: 'repeat' };
+const VERIFIED = Symbol('verified by a re-read');
+
+type Location = { tag: UserTag; adStatus: AdStatus } | undefined;
+
+/**
+ * The typed, retrying, outcome-aware Users API client.
+ *
+ * - Calls with replace semantics (usernames, rank, smart cards) and reads are repeated after
+ *   429, 502/503/504 and connection errors, with exponential backoff and full jitter.
+ * - `/togglesuspension`, `/promoteguest` and `DELETE /user` are not safely repeatable: after an
+ *   answer that leaves the outcome unclear, the client re-reads the listings and repeats only if
+ *   the intended state is still missing. A 429 or a refused connection changed nothing, so those
+ *   are simply retried.
+ * - Never retried: 400, 401, 403, 404, 500, or a 2xx whose body has `error`.
+ */
+export class ApiClient implements UsersApi {
+  private readonly transport: HttpTransport;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly limiter: RequestLimiter;
+  private readonly policy: RetryPolicy;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly sleep: Sleep;
+  private readonly random: () => number;
+  private readonly listings: Record<UserTag, FreshRead<Map<number, AdStatus>>>;
+  /** Numbers the events (lost answers) that listings must be newer than. */
+  private events = 0;
+
+  constructor(options: ApiClientOptions) {
+    const baseUrl = parseBaseUrl(options.baseUrl);
+    if (options.token.trim() === '') {
+      throw new ConfigError('api.token is empty', {
+        hint: 'set api.token (e.g. token: ${DIRSYNC_API_TOKEN}) to a bearer token of the organization',
+      });
+    }
+    const concurrency = options.concurrency ?? 8;
+    this.clock = options.clock ?? { now: () => Date.now() };
+    this.sleep = options.sleep ?? ((ms) => delay(ms));
+    this.random = options.random ?? Math.random;
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.log = (options.logger ?? createSilentLogger()).child({ component: 'api' });
+    try {
+      this.limiter = new RequestLimiter({
+        concurrency,
+        requestsPerSecond: options.requestsPerSecond,
+        clock: this.clock,
+        sleep: this.sleep,
+      });
+    } catch (error) {
+      throw new ConfigError(`api settings are invalid: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'set api.concurrency to a whole number of at least 1 and api.requestsPerSecond above 0',
+      });
+    }
+    this.ownsDispatcher = options.dispatcher === undefined;
+    this.dispatcher =
+      options.dispatcher ??
+      createDispatcher({
+        connections: concurrency,
+        timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+        caFile: options.caFile,
+        env: options.env ?? process.env,
+      });
+    this.transport = new HttpTransport({
+      baseUrl,
+      token: options.token,
+      dispatcher: this.dispatcher,
+      clock: this.clock,
+      userAgent: options.userAgent ?? 'dirsync',
+    });
+    if (baseUrl.protocol === 'http:' && !isLoopback(baseUrl.hostname)) {
+      this.log.warn('api.baseUrl is plain http: the token crosses the network unencrypted', {
+        baseUrl: baseUrl.origin,
+      });
+    }
+    const statusMap = async (tag: UserTag): Promise<Map<number, AdStatus>> => {
+      const users = await this.listUsers({ tag });
+      return new Map(users.map((u) => [u.emailId, u.adStatus]));
+    };
+    this.listings = {
+      USER: new FreshRead(
+        () => statusMap('USER'),
+        () => this.events,
+      ),
+      GUEST: new FreshRead(
+        () => statusMap('GUEST'),
+        () => this.events,
+      ),
+    };
+  }
+
+  async listUsers(options: ListOptions = {}): Promise<OrgUser[]> {
+    const tag = options.tag ?? 'USER';
+    const query: Record<string, string> = {};
+    if (options.emailInName === true) query['email'] = 'true';
+    if (tag === 'GUEST') query['user_tag'] = 'GUEST';
+    const request: ApiRequest = { method: 'GET', path: '/multipleusers', query };
+    return this.run(request, REPEAT, (body) => {
+      try {
+        return parseListing(body, tag);
+      } catch (error) {
+        if (!(error instanceof ListingFormatError)) throw error;
+        return unexpectedAnswer(request, error.message, error);
+      }
+    });
+  }
+
+  async listOrganization(options: Omit<ListOptions, 'tag'> = {}): Promise<OrgUser[]> {
+    const [users, guests] = await Promise.all([
+      this.listUsers({ ...options, tag: 'USER' }),
+      this.listUsers({ ...options, tag: 'GUEST' }),
+    ]);
+    return users.concat(guests);
+  }
+
+  async getUser(emailId: EmailId): Promise<UserDetails> {
+    const request: ApiRequest = { method: 'GET', path: '/user', query: idParam(emailId) };
+    const body = await this.run(request, REPEAT, (b) => validate(request, UserDetailsBody, b));
+    return {
+      policies: body.policies,
+      computerUsernames: body.computer_usernames,
+      smartcards: body.smartcards,
+    };
+  }
+
+  async getSmartcards(emailId: EmailId): Promise<Smartcard[]> {
+    const request: ApiRequest = {
+      method: 'GET',
+      path: '/modifysmartcard',
+      query: idParam(emailId),
+    };
+    const body = await this.run(request, REPEAT, (b) => validate(request, SmartcardsBody, b));
+    return body.smartcards;
+  }
+
+  async setComputerUsernames(emailId: EmailId, usernames: readonly string[]): Promise<void> {
+    const list = usernames.map((name) => ({ computer_username: name }));
+    await this.run(
+      {
+        method: 'POST',
+        path: '/modifyallusernames',
+        form: { ...idParam(emailId), computer_usernames: JSON.stringify(list) },
+      },
+      REPEAT,
+      ignoreBody,
+    );
+  }
+
+  async setRank(userId: UserId, rank: Rank): Promise<void> {
+    await this.run(
+      {
+        method: 'POST',
+        path: '/modifyrank',
+        form: { admin_user_id: String(asUserId(userId)), rank },
+      },
+      REPEAT,
+      ignoreBody,
+    );
+  }
+
+  async setSmartcards(
+    emailId: EmailId,
+    cards: readonly SmartcardInput[],
+    options: { allowDuplicates?: boolean | undefined } = {},
+  ): Promise<void> {
+    const list = cards.map((c) =>
+      c.label === undefined ? { number: c.number } : { number: c.number, label: c.label },
+    );
+    const form: Record<string, string> = {
+      ...idParam(emailId),
+      smartcards: JSON.stringify(list),
+    };
+    if (options.allowDuplicates === true) form['allow_duplicates'] = 'true';
+    await this.run({ method: 'POST', path: '/modifysmartcard', form }, REPEAT, ignoreBody);
+  }
+
+  async promoteGuest(emailId: EmailId): Promise<ChangeOutcome> {
+    const request: ApiRequest = { method: 'POST', path: '/promoteguest', form: idParam(emailId) };
+    await this.run(
+      request,
+      {
+        kind: 'verify',
+        check: async (ticket) => {
+          const where = await this.locate(emailId, ticket);
+          if (where === undefined) throw notListed(request, emailId);
+          return where.tag === 'USER' ? 'done' : 'retry';
+        },
+      },
+      ignoreBody,
+    );
+    return 'applied';
+  }
+
+  async setSuspended(
+    emailId: EmailId,
+    suspended: boolean,
+    options: SetSuspendedOptions = {},
+  ): Promise<ChangeOutcome> {
+    const request: ApiRequest = {
+      method: 'POST',
+      path: '/togglesuspension',
+      form: idParam(emailId),
+    };
+    const isWanted = (status: AdStatus): boolean => (status === 'SUSPENDED') === suspended;
+    const refusePending = (): ApiError =>
+      new ApiError(
+        `POST /togglesuspension refused for email_id ${emailId}: the user is PENDING (no device activated yet) and cannot be suspended`,
+        { method: 'POST', path: '/togglesuspension' },
+        { hint: 'the user must activate a device first; a later run suspends them then' },
+      );
+
+    let current = options.observed;
+    if (current === undefined) {
+      const where = await this.locate(emailId, this.markListings());
+      if (where === undefined) throw notListed(request, emailId);
+      current = where.adStatus;
+    }
+    if (isWanted(current)) return 'unchanged';
+    if (current === 'PENDING') throw refusePending();
+
+    await this.run(
+      request,
+      {
+        kind: 'verify',
+        check: async (ticket) => {
+          const where = await this.locate(emailId, ticket);
+          if (where === undefined) throw notListed(request, emailId);
+          if (isWanted(where.adStatus)) return 'done';
+          if (where.adStatus === 'PENDING') throw refusePending();
+          return 'retry';
+        },
+      },
+      ignoreBody,
+    );
+    return 'applied';
+  }
+
+  async deleteUser(emailId: EmailId): Promise<ChangeOutcome> {
+    await this.run(
+      { method: 'DELETE', path: '/user', query: idParam(emailId) },
+      {
+        kind: 'verify',
+        check: async (ticket) =>
+          (await this.locate(emailId, ticket)) === undefined ? 'done' : 'retry',
+      },
+      ignoreBody,
+    );
+    return 'applied';
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  /** A ticket for something that just happened: listings read from now on are newer. */
+  private markListings(): number {
+    return ++this.events;
+  }
+
+  /** Where the user is listed now (a listing fetched after `ticket`), or undefined if nowhere. */
+  private async locate(emailId: EmailId, ticket: number): Promise<Location> {
+    const asUser = (await this.listings.USER.read(ticket)).get(emailId);
+    if (asUser !== undefined) return { tag: 'USER', adStatus: asUser };
+    const asGuest = (await this.listings.GUEST.read(ticket)).get(emailId);
+    if (asGuest !== undefined) return { tag: 'GUEST', adStatus: asGuest };
+    return undefined;
+  }
+
+  /**
+   * The retry loop. `accept` turns a 2xx body into the result (and may throw an `ApiError`).
+   * The budget is counted in attempts of this request and in time since the call began;
+   * re-reads made to settle an unclear outcome have budgets of their own.
+   */
+  private async run<T>(
+    request: ApiRequest,
+    recovery: Repeat,
+    accept: (body: unknown) => T,
+  ): Promise<T>;
+  private async run<T>(
+    request: ApiRequest,
+    recovery: Recovery,
+    accept: (body: unknown) => T,
+  ): Promise<T | typeof VERIFIED>;
+  private async run<T>(
+    request: ApiRequest,
+    recovery: Recovery,
+    accept: (body: unknown) => T,
+  ): Promise<T | typeof VERIFIED> {
+    const started = this.clock.now();
+    const debug = this.log.isDebugEnabled();
+    for (let attempt = 1; ; attempt++) {
+      const sentAt = this.clock.now();
+      const result: Attempt = await this.limiter.run(() => this.transport.attempt(request));
+      if (debug) {
+        this.log.debug('API request', {
+          method: request.method,
+          path: request.path,
+          status: result.ok ? result.status : result.error.status,
+          attempt,
+          ms: Math.round(this.clock.now() - sentAt),
+        });
+      }
+      if (result.ok) return accept(result.body);
+      if (result.kind === 'final') throw result.error;
+
+      // Only now, with the failure seen, may a re-read count as "after" it.
+      const ticket = this.markListings();
+      const now = this.clock.now();
+      if (result.retryAfterMs !== undefined) this.limiter.pauseUntil(now + result.retryAfterMs);
+      const wait = backoffDelay(this.policy, attempt, this.random, result.retryAfterMs);
+      const outOfTime = now + wait - started > this.policy.maxElapsedMs;
+      if (attempt >= this.policy.maxAttempts || outOfTime) {
+        // Out of retries with the outcome unclear: one last look turns "maybe" into an answer.
+        if (result.kind === 'unknown' && recovery.kind === 'verify') {
+          const verdict = await recovery.check(ticket).catch((error: unknown) => {
+            // A definite finding about this call (user gone, PENDING) is the better error.
+            if (error instanceof ApiError && error.path === request.path) throw error;
+            return 'unclear' as const;
+          });
+          if (verdict === 'done') return VERIFIED;
+          throw this.giveUp(request, result, attempt, outOfTime, verdict === 'unclear');
+        }
+        throw this.giveUp(request, result, attempt, outOfTime, false);
+      }
+      this.log.warn('API request failed, retrying', {
+        method: request.method,
+        path: request.path,
+        status: result.error.status,
+        outcome: result.kind,
+        attempt,
+        delayMs: wait,
+      });
+      await this.sleep(wait);
+
+      if (result.kind === 'unknown' && recovery.kind === 'verify') {
+        let verdict: 'done' | 'retry';
+        try {
+          verdict = await recovery.check(ticket);
+        } catch (error) {
+          if (error instanceof ApiError && error.path === request.path) throw error;
+          throw new ApiError(
+            `${request.method} ${request.path}: the answer was lost and the outcome could not be checked`,
+            { method: request.method, path: request.path },
+            {
+              cause: error,
+              hint: 'the change may or may not have been applied; the next run re-reads the organization and corrects it',
+            },
+          );
+        }
+        if (verdict === 'done') {
+          this.log.info('API change confirmed by a re-read after a lost answer', {
+            method: request.method,
+            path: request.path,
+            attempt,
+          });
+          return VERIFIED;
+        }
+      }
+    }
+  }
+
+  private giveUp(
+    request: ApiRequest,
+    result: Attempt & { ok: false },
+    attempts: number,
+    outOfTime: boolean,
+    unclear: boolean,
+  ): ApiError {
+    const last = result.error;
+    const why = outOfTime
+      ? result.retryAfterMs !== undefined
+        ? `the server asked to wait ${Math.ceil(result.retryAfterMs / 1000)}s, beyond the retry budget of ${this.policy.maxElapsedMs / 1000}s`
+        : `the retry budget of ${this.policy.maxElapsedMs / 1000}s ran out`
+      : `gave up after ${attempts} attempts`;
+    return new ApiError(
+      `${last.message} (${why})`,
+      last.status === undefined
+        ? { method: request.method, path: request.path }
+        : { method: request.method, path: request.path, status: last.status },
+      {
+        cause: last,
+        hint: unclear
+          ? 'the last answer was lost, so the change may or may not have been applied; the next run re-reads the organization and corrects it'
+          : (last.hint ??
+            'the API is overloaded or unreachable: try again later, or lower api.concurrency'),
+      },
+    );
+  }
+}
+
+/** Builds a client; the same as `new ApiClient(options)`. */
+export function createApiClient(options: ApiClientOptions): ApiClient {
+  return new ApiClient(options);
+}
+
+function ignoreBody(): void {}
+
+function idParam(emailId: EmailId): Record<string, string> {
+  // Re-checked at the edge: an id from a JSON state file may be anything at runtime.
+  return { email_id: String(asEmailId(emailId)) };
+}
+
+function validate<S extends z.ZodType>(request: ApiRequest, schema: S, body: unknown): z.infer<S> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue === undefined ? '' : `${issue.path.join('.') || '(top level)'}: `;
+  return unexpectedAnswer(request, `${where}${issue?.message ?? 'invalid'}`, result.error);
+}
+
+function unexpectedAnswer(request: ApiRequest, problem: string, cause: unknown): never {
+  throw new ApiError(
+    `${request.method} ${request.path} gave an unexpected answer: ${problem}`,
+    { method: request.method, path: request.path, status: 200 },
+    {
+      cause,
+      hint: 'the Users API changed or something between us rewrote the answer; check api.baseUrl and any proxy',
+    },
+  );
+}
+
+function notListed(request: ApiRequest, emailId: EmailId): ApiError {
+  return new ApiError(
+    `${request.method} ${request.path}: email_id ${emailId} is in neither the USER nor the GUEST listing`,
+    { method: request.method, path: request.path },
+    { hint: 'the user was removed from the organization meanwhile; the next run re-plans' },
+  );
+}
+
+function parseBaseUrl(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (error) {
+    throw new ConfigError(`api.baseUrl ${JSON.stringify(value)} is not a URL`, {
+      cause: error,
+      hint: 'set api.baseUrl to the API root, e.g. https://api.example.com',
+    });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(`api.baseUrl must be http(s), got ${url.protocol}`, {
+      hint: 'set api.baseUrl to the API root, e.g. https://api.example.com',
+    });
+  }
+  if (url.username !== '' || url.password !== '' || url.search !== '') {
+    throw new ConfigError('api.baseUrl must not carry credentials or a query', {
+      hint: 'put the bearer token in api.token and give api.baseUrl as scheme://host[:port][/path]',
+    });
+  }
+  return url;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || hostname.startsWith('127.');
+}

@@ -1,0 +1,232 @@
+import type { Dispatcher } from 'undici';
+import { ApiError } from '../errors.js';
+import type { Clock } from './limiter.js';
+import {
+  classifyError,
+  classifyStatus,
+  errorCode,
+  isTlsTrustError,
+  parseRetryAfter,
+  type FailureKind,
+} from './retry.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
+/** One call of the API, before encoding. */
+export interface ApiRequest {
+  method: HttpMethod;
+  /** The endpoint, e.g. `/togglesuspension`. */
+  path: string;
+  /** GET and DELETE parameters. */
+  query?: Record<string, string>;
+  /** POST parameters, sent form-encoded (arrays already serialised to JSON strings). */
+  form?: Record<string, string>;
+}
+
+/** What one HTTP exchange came to. */
+export type Attempt =
+  | { ok: true; status: number; body: unknown }
+  | {
+      ok: false;
+      kind: FailureKind;
+      error: ApiError;
+      /** The server's `Retry-After`, in milliseconds. */
+      retryAfterMs?: number | undefined;
+    };
+
+export interface TransportOptions {
+  baseUrl: URL;
+  token: string;
+  dispatcher: Dispatcher;
+  clock: Clock;
+  userAgent: string;
+}
+
+const REDACTED = '[redacted]';
+const MAX_MESSAGE_CHARS = 300;
+
+/**
+ * Encodes requests, sends them through the dispatcher and turns every answer or transport error
+ * into an {@link Attempt}. The token lives only here, in a private field, and is scrubbed from
+ * every message that leaves: a proxy error page or a careless server may echo it back.
+ */
+export class HttpTransport {
+  readonly #token: string;
+  readonly #origin: string;
+  readonly #basePath: string;
+  readonly #dispatcher: Dispatcher;
+  readonly #clock: Clock;
+  readonly #userAgent: string;
+
+  constructor(options: TransportOptions) {
+    this.#token = options.token;
+    this.#origin = options.baseUrl.origin;
+    // A base URL may carry a path prefix (https://host/api); endpoints go under it.
+    this.#basePath = options.baseUrl.pathname.replace(/\/+$/, '');
+    this.#dispatcher = options.dispatcher;
+    this.#clock = options.clock;
+    this.#userAgent = options.userAgent;
+  }
+
+  /** Replaces the token wherever it appears in `text`. */
+  scrub(text: string): string {
+    return text.includes(this.#token) ? text.split(this.#token).join(REDACTED) : text;
+  }
+
+  async attempt(request: ApiRequest): Promise<Attempt> {
+    const { method, path } = request;
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.#token}`,
+      accept: 'application/json',
+      'user-agent': this.#userAgent,
+    };
+    let body: string | undefined;
+    if (request.form !== undefined) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(request.form).toString();
+    }
+    const query = request.query === undefined ? '' : new URLSearchParams(request.query).toString();
+    const fullPath = `${this.#basePath}${path}${query === '' ? '' : `?${query}`}`;
+
+    let status: number;
+    let responseHeaders: Record<string, string | string[] | undefined>;
+    let text: string;
+    try {
+      const response = await this.#dispatcher.request({
+        origin: this.#origin,
+        path: fullPath,
+        method,
+        headers,
+        body,
+      });
+      status = response.statusCode;
+      responseHeaders = response.headers;
+      text = await response.body.text();
+    } catch (error) {
+      return this.transportFailure(request, error);
+    }
+
+    let parsed: unknown;
+    let isJson = true;
+    if (text !== '') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        isJson = false;
+      }
+    }
+    const serverMessage = errorMessageOf(parsed);
+
+    if (status >= 200 && status < 300) {
+      if (serverMessage !== undefined) {
+        // Contract note 5: a 2xx whose body has `error` is a failure.
+        return this.failure(request, 'final', status, this.scrub(serverMessage));
+      }
+      if (!isJson) {
+        return this.failure(
+          request,
+          'final',
+          status,
+          `the answer is not JSON: ${this.snippet(text)}`,
+          'a proxy or gateway may be answering instead of the Users API: check api.baseUrl and the proxy settings',
+        );
+      }
+      return { ok: true, status, body: parsed };
+    }
+
+    const kind = classifyStatus(status);
+    const message =
+      serverMessage !== undefined
+        ? this.scrub(serverMessage)
+        : `HTTP ${status}${text === '' ? '' : `: ${this.snippet(text)}`}`;
+    const retryAfterMs =
+      kind === 'final'
+        ? undefined
+        : parseRetryAfter(responseHeaders['retry-after'], this.#clock.now());
+    return { ...this.failure(request, kind, status, message, hintForStatus(status)), retryAfterMs };
+  }
+
+  private snippet(text: string): string {
+    const flat = text.replace(/\s+/g, ' ').trim();
+    return this.scrub(
+      flat.length > MAX_MESSAGE_CHARS ? `${flat.slice(0, MAX_MESSAGE_CHARS)}...` : flat,
+    );
+  }
+
+  private failure(
+    request: ApiRequest,
+    kind: FailureKind,
+    status: number | undefined,
+    message: string,
+    hint?: string,
+    cause?: unknown,
+  ): Attempt & { ok: false } {
+    const { method, path } = request;
+    const what = status === undefined ? '' : ` (${status})`;
+    const error = new ApiError(
+      `${method} ${path} failed${what}: ${message}`,
+      status === undefined ? { method, path } : { method, path, status },
+      { ...(cause === undefined ? {} : { cause }), ...(hint === undefined ? {} : { hint }) },
+    );
+    return { ok: false, kind, error };
+  }
+
+  private transportFailure(request: ApiRequest, error: unknown): Attempt & { ok: false } {
+    const code = errorCode(error);
+    const raw = error instanceof Error ? error.message : String(error);
+    const message = this.scrub(code === undefined || raw.includes(code) ? raw : `${raw} (${code})`);
+    const cause = this.safeCause(error);
+    if (isTlsTrustError(error)) {
+      return this.failure(
+        request,
+        'final',
+        undefined,
+        message,
+        'the server certificate is not trusted: if a proxy inspects TLS, set api.tls.caFile to its root CA (PEM)',
+        cause,
+      );
+    }
+    const kind = classifyError(error);
+    const hint =
+      kind === 'final'
+        ? undefined
+        : 'check api.baseUrl, the network, and the proxy settings (HTTPS_PROXY, NO_PROXY)';
+    return this.failure(request, kind, undefined, message, hint, cause);
+  }
+
+  /** The transport error as a cause, unless its text holds the token: then a scrubbed copy. */
+  private safeCause(error: unknown): unknown {
+    if (!(error instanceof Error)) return error;
+    const leaks = (e: Error): boolean =>
+      e.message.includes(this.#token) || (e.stack ?? '').includes(this.#token);
+    if (!leaks(error) && !(error.cause instanceof Error && leaks(error.cause))) return error;
+    const copy = new Error(this.scrub(error.message));
+    const code = errorCode(error);
+    return code === undefined ? copy : Object.assign(copy, { code });
+  }
+}
+
+/** The `error` text of an error body, if the body is one. */
+function errorMessageOf(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !('error' in body)) {
+    return undefined;
+  }
+  const value: unknown = body.error;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function hintForStatus(status: number): string | undefined {
+  switch (status) {
+    case 401:
+      return 'the API refused the token: check api.token (it belongs to one user of one organization)';
+    case 403:
+      return "the token's user lacks the rank for this call: writes need ADMIN, granting or removing ADMIN/SUPER needs SUPER";
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 'the API is overloaded or rate limiting: try again later, or lower api.concurrency or api.requestsPerSecond';
+    default:
+      return undefined;
+  }
+}
