@@ -1,0 +1,277 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LdapSourceConfig } from '../../../src/config/source.js';
+import { normalizeDn } from '../../../src/directory/dn.js';
+import { LdapSource } from '../../../src/directory/ldap/source.js';
+import type { DirectorySnapshot } from '../../../src/directory/model.js';
+import { ConfigError, DirectoryError, describeError } from '../../../src/errors.js';
+import { openLdapFixture } from '../../fixtures/ldap/openldap-fixture.js';
+import {
+  slapdAvailable,
+  slapdUnavailableReason,
+  startSlapd,
+  type SlapdServer,
+} from '../../support/slapd.js';
+
+// In CI a missing slapd fails (startSlapd throws and says what to install); locally it skips.
+const skip = !slapdAvailable() && process.env.CI !== 'true';
+if (skip) console.warn(`Skipping OpenLDAP reader tests: ${slapdUnavailableReason() ?? ''}`);
+
+const fixture = openLdapFixture({ users: 2600, ppolicy: true });
+const g = (cn: string): string => normalizeDn(`cn=${cn},${fixture.groupsBase}`);
+
+function sourceFor(server: SlapdServer, overrides: Record<string, unknown> = {}): LdapSource {
+  const config = LdapSourceConfig.parse({
+    type: 'ldap',
+    urls: [server.url],
+    startTls: true,
+    bindDn: server.bindDn,
+    tls: { caFile: server.caFile },
+    pageSize: 500,
+    users: { baseDns: [fixture.peopleBase, fixture.contractorsBase] },
+    groups: { baseDns: [fixture.groupsBase] },
+    attributes: { smartcards: 'employeeNumber' },
+    ...overrides,
+  });
+  return new LdapSource(config, { bindPassword: server.bindPassword });
+}
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the read to fail');
+}
+
+describe.skipIf(skip)('LDAP reader against OpenLDAP slapd', () => {
+  let server: SlapdServer;
+  let snapshot: DirectorySnapshot;
+
+  beforeAll(async () => {
+    server = await startSlapd({ ldif: fixture.ldif, ppolicy: true, sizeLimit: 1000 });
+    snapshot = await sourceFor(server).read({ groupsOfInterest: [] });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('pages through every user of every base DN and detects the OpenLDAP flavor', () => {
+    expect(snapshot.users).toHaveLength(fixture.users - 1 + fixture.contractors);
+    expect(snapshot.stats).toMatchObject({
+      source: server.url,
+      flavor: 'openldap',
+      usersPerBase: {
+        [fixture.peopleBase]: fixture.users,
+        [fixture.contractorsBase]: fixture.contractors,
+      },
+      groupsPerBase: { [fixture.groupsBase]: 9 },
+      usersWithoutEmail: 1,
+    });
+  });
+
+  it('maps entryUUID, mail, uid, smart cards and pwdAccountLockedTime', () => {
+    const byEmail = new Map(snapshot.users.map((u) => [u.email, u]));
+    const u5 = byEmail.get('user0005@example.com');
+    expect(u5?.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(u5).toMatchObject({
+      firstName: 'First0005',
+      lastName: 'Last0005',
+      logins: ['user0005'],
+      disabled: false,
+    });
+    expect(byEmail.get('user0010@example.com')?.smartcards).toEqual(['100010']);
+    expect(byEmail.get('user0006@example.com')?.disabled).toBe(true);
+    expect(byEmail.get('user0008@example.com')?.disabled).toBe(true);
+    expect(snapshot.warnings.map((w) => w.dn)).toEqual([
+      `uid=user0007,${fixture.peopleBase}`,
+      `uid=user0009,${fixture.peopleBase}`,
+    ]);
+  });
+
+  it('resolves nested groups client-side: groupOfNames, groupOfUniqueNames, posixGroup and a cycle', () => {
+    const groupsOf = (email: string): string[] | undefined =>
+      snapshot.users.find((u) => u.email === email)?.groups;
+    expect(groupsOf('user0001@example.com')).toEqual([g('all-staff'), g('it-leads'), g('owners')]);
+    expect(groupsOf('user0003@example.com')).toEqual([g('admins'), g('all-staff'), g('helpdesk')]);
+    expect(groupsOf('user0004@example.com')).toEqual([g('all-staff'), g('posix-devs')]);
+    expect(groupsOf('user0011@example.com')).toEqual([g('all-staff'), g('cycle-a'), g('cycle-b')]);
+    expect(snapshot.users.filter((u) => u.groups.includes(g('all-staff')))).toHaveLength(1999);
+  });
+
+  it('reads over ldaps:// with the CA file', async () => {
+    const viaLdaps = await sourceFor(server, { urls: [server.ldapsUrl], startTls: false }).read({
+      groupsOfInterest: [],
+    });
+    expect(viaLdaps.users).toHaveLength(snapshot.users.length);
+  });
+
+  it('fails over to the next URL when the first is dead', async () => {
+    const dead = await deadPort();
+    const read = await sourceFor(server, { urls: [`ldap://127.0.0.1:${dead}`, server.url] }).read({
+      groupsOfInterest: [],
+    });
+    expect(read.stats.source).toBe(server.url);
+    expect(read.users).toHaveLength(snapshot.users.length);
+  });
+
+  it('refuses a wrong bind password, naming the bind DN, without trying other servers', async () => {
+    const source = new LdapSource(
+      LdapSourceConfig.parse({
+        type: 'ldap',
+        urls: [server.url, server.url],
+        startTls: true,
+        bindDn: server.bindDn,
+        tls: { caFile: server.caFile },
+        users: { baseDns: [fixture.peopleBase] },
+      }),
+      { bindPassword: 'wrong' },
+    );
+    const error = await failure(source.read({ groupsOfInterest: [] }));
+    expect(error).toBeInstanceOf(DirectoryError);
+    expect(error.message).toContain(`bind as ${server.bindDn}`);
+    expect(error.message).toContain('invalid credentials');
+    expect((error as DirectoryError).hint).toContain('bindPasswordFile');
+  });
+
+  it('fails TLS verification against an unrelated CA, and says to set tls.caFile', async () => {
+    const error = await failure(
+      sourceFor(server, {
+        urls: [server.ldapsUrl],
+        startTls: false,
+        tls: { caFile: server.unrelatedCaFile },
+      }).read({
+        groupsOfInterest: [],
+      }),
+    );
+    expect(error).toBeInstanceOf(DirectoryError);
+    expect(describeError(error)).toContain('TLS certificate not trusted');
+    expect((error as DirectoryError).hint).toContain('tls.caFile');
+  });
+
+  it('refuses a simple bind over plain ldap:// unless allowPlaintextBind', async () => {
+    const error = await failure(
+      sourceFor(server, { startTls: false }).read({ groupsOfInterest: [] }),
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).hint).toContain('allowPlaintextBind');
+    const allowed = await sourceFor(server, { startTls: false, allowPlaintextBind: true }).read({
+      groupsOfInterest: [],
+    });
+    expect(allowed.users).toHaveLength(snapshot.users.length);
+  });
+
+  it('ends with a DirectoryError when the server size limit cuts the read short', async () => {
+    const source = new LdapSource(
+      LdapSourceConfig.parse({
+        type: 'ldap',
+        urls: [server.url],
+        startTls: true,
+        bindDn: server.readerDn,
+        tls: { caFile: server.caFile },
+        users: { baseDns: [fixture.peopleBase] },
+      }),
+      { bindPassword: server.readerPassword },
+    );
+    const error = await failure(source.read({ groupsOfInterest: [] }));
+    expect(error).toBeInstanceOf(DirectoryError);
+    expect(error.message).toContain(
+      `search of ${fixture.peopleBase} on ${server.url} hit the server's size limit`,
+    );
+  });
+
+  it('ends with a DirectoryError naming the server and base when the connection is lost mid-read', async () => {
+    const proxy = await cuttingProxy(server.port, 150_000);
+    try {
+      const source = sourceFor(server, {
+        urls: [`ldap://127.0.0.1:${proxy.port}`],
+        startTls: false,
+        allowPlaintextBind: true,
+      });
+      const error = await failure(source.read({ groupsOfInterest: [] }));
+      expect(error).toBeInstanceOf(DirectoryError);
+      expect(error.message).toContain(
+        `search of ${fixture.peopleBase} on ldap://127.0.0.1:${proxy.port}`,
+      );
+      expect(error.message).toContain('the read is incomplete');
+    } finally {
+      proxy.server.close();
+    }
+  });
+
+  it('refuses a base DN that does not exist', async () => {
+    const error = await failure(
+      sourceFor(server, { users: { baseDns: [`ou=Nope,${fixture.suffix}`] } }).read({
+        groupsOfInterest: [],
+      }),
+    );
+    expect(error.message).toContain('the base DN does not exist');
+  });
+});
+
+describe.skipIf(skip)('LDAP reader against OpenLDAP slapd with the memberOf overlay', () => {
+  let server: SlapdServer;
+  beforeAll(async () => {
+    server = await startSlapd({ ldif: openLdapFixture({ users: 300 }).ldif, memberOf: true });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  // The overlay keeps memberOf for `member` only: member lists are not read here, so owners and
+  // admins can only be found through memberOf; helpdesk (uniqueMember) still comes from its list.
+  it('uses memberOf when present: nesting resolves without reading member lists', async () => {
+    const source = sourceFor(server, {
+      users: { baseDns: [fixture.peopleBase] },
+      attributes: { members: ['uniqueMember'], memberUid: 'none' },
+    });
+    const snapshot = await source.read({
+      groupsOfInterest: [`cn=owners,${fixture.groupsBase}`, `cn=admins,${fixture.groupsBase}`],
+    });
+    const groupsOf = (email: string): string[] | undefined =>
+      snapshot.users.find((u) => u.email === email)?.groups;
+    expect(groupsOf('user0001@example.com')).toEqual([g('owners')]);
+    expect(groupsOf('user0002@example.com')).toEqual([g('admins')]);
+    expect(groupsOf('user0003@example.com')).toEqual([g('admins')]);
+    expect(groupsOf('user0004@example.com')).toEqual([]);
+  });
+});
+
+async function deadPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A loopback TCP proxy that cuts both sides after `limit` bytes from the server. */
+async function cuttingProxy(
+  targetPort: number,
+  limit: number,
+): Promise<{ server: Server; port: number }> {
+  const sockets: Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    sockets.push(client, upstream);
+    let sent = 0;
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d: Buffer) => {
+      sent += d.length;
+      if (sent > limit) {
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      client.write(d);
+    });
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  server.on('close', () => sockets.forEach((s) => s.destroy()));
+  return { server, port: (server.address() as AddressInfo).port };
+}
