@@ -4,6 +4,10 @@ import { createLogger } from '../log.js';
 import { loadFaultsFile } from '../mock/faults.js';
 import { loadSeedFile } from '../mock/seed.js';
 import { startMockServer } from '../mock/server.js';
+import type { Env } from '../config/load.js';
+import { applyCommand, configSchemaCommand, planCommand } from './commands.js';
+
+const VERSION = '0.1.0';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -18,13 +22,54 @@ function parsePort(value: string): number {
   return n;
 }
 
-function buildProgram(io: CliIo, running: Promise<unknown>[]): Command {
+function buildProgram(
+  io: CliIo,
+  running: Promise<unknown>[],
+  result: { code: ExitCode },
+  env: Env,
+): Command {
+  const ctx = { io, env };
   const program = new Command('dirsync')
     .description('Keeps an organization in the Users API in step with LDAP / Active Directory')
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+    });
+
+  program.version(VERSION, '--version', 'print the version');
+
+  program
+    .command('plan')
+    .description('dry run: show what would change, and why (writes nothing)')
+    .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
+    .option('--json', 'print the plan as one JSON object')
+    .option('--out <file>', 'save the plan for review; apply exactly it with `apply --plan`')
+    .action(async (opts: { config?: string; json?: boolean; out?: string }) => {
+      result.code = await planCommand(ctx, opts);
+    });
+
+  program
+    .command('apply')
+    .description('one run: read, plan, check the safety rails, apply and report')
+    .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
+    .option(
+      '--plan <file>',
+      'apply exactly this reviewed plan (from `plan --out`), skipping actions whose target changed',
+    )
+    .option('--force', 'apply even when a budget rail (maxDeletes, maxSuspends, ...) trips')
+    .option('--json', 'print the run report as JSON')
+    .action(async (opts: { config?: string; plan?: string; force?: boolean; json?: boolean }) => {
+      result.code = await applyCommand(ctx, opts);
+    });
+
+  program
+    .command('config')
+    .description('about the config file')
+    .command('schema')
+    .description('print the JSON Schema of the config file')
+    .action(() => {
+      result.code = configSchemaCommand(ctx);
     });
 
   program
@@ -73,13 +118,15 @@ function buildProgram(io: CliIo, running: Promise<unknown>[]): Command {
 export async function main(
   argv: readonly string[],
   io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+  env: Env = process.env,
 ): Promise<ExitCode> {
   const running: Promise<unknown>[] = [];
-  const program = buildProgram(io, running);
+  const result: { code: ExitCode } = { code: 0 };
+  const program = buildProgram(io, running, result, env);
   try {
     await program.parseAsync([...argv]);
     await Promise.all(running);
-    return 0;
+    return result.code;
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander already printed its message; help and version are not failures.

@@ -1,0 +1,124 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { Config } from '../config/schema.js';
+import type { Env } from '../config/load.js';
+import { ConfigError, type ExitCode } from '../errors.js';
+import type { Plan } from '../reconcile/model.js';
+import { renderPlan } from '../reconcile/render.js';
+import { applyRun, planRun, railError } from '../reconcile/run.js';
+import { configPath, openRunContext } from './context.js';
+import type { CliIo } from './main.js';
+
+export interface CommandEnv {
+  io: CliIo;
+  env: Env;
+}
+
+/** `dirsync plan`: the dry run. Prints what would change and why; writes nothing. */
+export async function planCommand(
+  ctx: CommandEnv,
+  opts: { config?: string; json?: boolean; out?: string },
+): Promise<ExitCode> {
+  const run = openRunContext(configPath(opts.config, ctx.env), ctx.env, ctx.io.stderr, {
+    lock: false,
+  });
+  try {
+    const planned = await planRun(run.deps);
+    if (opts.out !== undefined)
+      writeFileSync(opts.out, JSON.stringify(planned.plan, null, 2) + '\n');
+    if (opts.json === true) {
+      ctx.io.stdout.write(JSON.stringify({ ...planned.plan, rails: planned.trips }) + '\n');
+    } else {
+      ctx.io.stdout.write(renderPlan(planned.plan));
+      if (planned.trips.length > 0) {
+        ctx.io.stdout.write(
+          `\nSafety rails that \`dirsync apply\` would trip:\n${planned.trips.map((t) => `  ${t.rail}: ${t.message}`).join('\n')}\n`,
+        );
+      }
+      if (opts.out !== undefined)
+        ctx.io.stdout.write(
+          `\nPlan saved to ${opts.out}; apply exactly it with: dirsync apply --plan ${opts.out}\n`,
+        );
+    }
+    return planned.trips.length > 0 && opts.out === undefined ? 3 : 0;
+  } finally {
+    await run.close();
+  }
+}
+
+const SavedPlan = z.looseObject({
+  formatVersion: z.literal(1),
+  actions: z.array(z.looseObject({ kind: z.string(), email: z.string(), emailId: z.number() })),
+});
+
+function readPlanFile(path: string): Plan {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`plan file ${path} cannot be read as JSON: ${(error as Error).message}`, {
+      hint: 'pass a file written by `dirsync plan --out`',
+    });
+  }
+  if (!SavedPlan.safeParse(data).success) {
+    throw new ConfigError(`plan file ${path} is not a dirsync plan (formatVersion 1)`, {
+      hint: 'pass a file written by `dirsync plan --out`',
+    });
+  }
+  return data as Plan;
+}
+
+/** `dirsync apply`: one run, or exactly a reviewed plan with --plan. */
+export async function applyCommand(
+  ctx: CommandEnv,
+  opts: { config?: string; plan?: string; force?: boolean; json?: boolean },
+): Promise<ExitCode> {
+  const reviewed = opts.plan === undefined ? undefined : readPlanFile(opts.plan);
+  const run = openRunContext(configPath(opts.config, ctx.env), ctx.env, ctx.io.stderr, {
+    lock: true,
+  });
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    const { report, reportFile, plan } = await applyRun(run.deps, {
+      runId: run.runId,
+      force: opts.force === true,
+      signal: stop.signal,
+      ...(reviewed === undefined ? {} : { reviewed }),
+    });
+    if (opts.json === true) {
+      ctx.io.stdout.write(JSON.stringify(report) + '\n');
+    } else {
+      ctx.io.stdout.write(renderPlan(plan));
+      const lines = Object.entries(report.counts).map(
+        ([kind, c]) =>
+          `  ${kind}: ${Object.entries(c)
+            .map(([o, n]) => `${n} ${o}`)
+            .join(', ')}`,
+      );
+      ctx.io.stdout.write(
+        `\nApplied in ${(report.durationMs / 1000).toFixed(1)} s:\n${lines.length === 0 ? '  nothing to do' : lines.join('\n')}\n`,
+      );
+      for (const f of report.failures)
+        ctx.io.stdout.write(`  FAILED ${f.kind} ${f.email}: ${f.error}\n`);
+      for (const s of report.skipped)
+        ctx.io.stdout.write(`  skipped ${s.kind} ${s.email}: ${s.reason}\n`);
+      ctx.io.stdout.write(`Report: ${reportFile}\n`);
+    }
+    return report.failures.length > 0 ? 4 : 0;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await run.close();
+  }
+}
+
+/** `dirsync config schema`: the JSON Schema of the config file. */
+export function configSchemaCommand(ctx: CommandEnv): ExitCode {
+  ctx.io.stdout.write(JSON.stringify(z.toJSONSchema(Config, { io: 'input' }), null, 2) + '\n');
+  return 0;
+}
+
+export { railError };

@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import { isAbsolute, resolve, dirname } from 'node:path';
+import { createApiClient, type ApiClient } from '../api/client.js';
+import { loadConfig, type Env, type LoadedConfig } from '../config/load.js';
+import { createDirectorySource } from '../directory/index.js';
+import { createLogger, type Logger, type LogLevel } from '../log.js';
+import type { RunDeps } from '../reconcile/run.js';
+import { StateStore } from '../state/store.js';
+
+export const DEFAULT_CONFIG = './dirsync.yaml';
+
+export function configPath(option: string | undefined, env: Env): string {
+  return option ?? env['DIRSYNC_CONFIG'] ?? DEFAULT_CONFIG;
+}
+
+export interface RunContext {
+  loaded: LoadedConfig;
+  deps: RunDeps & { api: ApiClient };
+  logger: Logger;
+  runId: string;
+  close(): Promise<void>;
+}
+
+/** Loads the config and builds the directory source, API client, state store and logger. */
+export function openRunContext(
+  path: string,
+  env: Env,
+  stderr: NodeJS.WritableStream,
+  options: { lock: boolean },
+): RunContext {
+  const loaded = loadConfig(path, env);
+  const { config, secrets } = loaded;
+  const runId = randomUUID().slice(0, 8);
+  const level = (env['LOG_LEVEL'] as LogLevel | undefined) ?? config.log.level;
+  const logger = createLogger({
+    level,
+    stream: stderr,
+    ...(config.log.format === 'auto' ? {} : { format: config.log.format }),
+  }).child({ runId });
+  const baseDir = dirname(resolve(path));
+  const statePath = isAbsolute(config.state.path)
+    ? config.state.path
+    : resolve(baseDir, config.state.path);
+  const store = StateStore.open(statePath, config.api.baseUrl);
+  if (options.lock) store.lock();
+  const api = createApiClient({
+    baseUrl: config.api.baseUrl,
+    token: secrets.token,
+    concurrency: config.api.concurrency,
+    requestsPerSecond: config.api.requestsPerSecond,
+    caFile: config.api.tls.caFile,
+    env,
+    logger,
+  });
+  const source = createDirectorySource(config.source, {
+    bindPassword: secrets.bindPassword,
+    logger,
+  });
+  return {
+    loaded,
+    deps: { config, source, api, store, logger },
+    logger,
+    runId,
+    close: async () => {
+      store.close();
+      if (options.lock) store.unlock();
+      await api.close();
+    },
+  };
+}

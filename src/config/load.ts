@@ -1,0 +1,181 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { formatPath, readStructuredFile } from './file.js';
+import { Config } from './schema.js';
+
+/** Secrets read from `${ENV}`, `*File` keys or inline values; never part of what is printed. */
+export interface Secrets {
+  bindPassword: string | undefined;
+  token: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  secrets: Secrets;
+  path: string;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Replaces `${NAME}` in every string value; an unset variable is an error naming the key. */
+export function expandEnv(value: unknown, env: Env, path: (string | number)[] = []): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined) {
+        throw new ConfigError(
+          `config key ${formatPath(path)} refers to \${${name}}, which is not set`,
+          {
+            hint: `set the environment variable ${name}, or write the value into the config`,
+          },
+        );
+      }
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, i]));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, expandEnv(v, env, [...path, k])]),
+    );
+  }
+  return value;
+}
+
+function levenshtein(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}
+
+/** The keys a (possibly wrapped) object schema accepts at `path` in `data`. */
+function knownKeys(schema: z.ZodType, path: readonly PropertyKey[], data: unknown): string[] {
+  let current: z.ZodType = schema;
+  let value: unknown = data;
+  const unwrap = (s: z.ZodType): z.ZodType => {
+    let t = s;
+    while (t instanceof z.ZodDefault || t instanceof z.ZodOptional) t = t.unwrap() as z.ZodType;
+    return t;
+  };
+  for (const part of [...path, null]) {
+    current = unwrap(current);
+    if (current instanceof z.ZodDiscriminatedUnion) {
+      const type = (value as { type?: unknown } | undefined)?.type;
+      const option = (current.options as z.ZodType[]).find(
+        (o) =>
+          o instanceof z.ZodObject &&
+          (o.shape as Record<string, z.ZodType>)['type']?.safeParse(type).success,
+      );
+      if (option === undefined) return [];
+      current = option;
+    }
+    if (part === null) break;
+    if (current instanceof z.ZodObject)
+      current = (current.shape as Record<string, z.ZodType>)[String(part)] ?? z.never();
+    else if (current instanceof z.ZodArray) current = current.element as z.ZodType;
+    else return [];
+    value = (value as Record<PropertyKey, unknown> | undefined)?.[part];
+  }
+  return current instanceof z.ZodObject ? Object.keys(current.shape) : [];
+}
+
+/** Validates a config object; every problem names its key path and what is allowed. */
+export function parseConfig(data: unknown, path: string): Config {
+  const result = Config.safeParse(data);
+  if (result.success) return result.data;
+  const lines = result.error.issues.slice(0, 12).map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeys(Config, issue.path, data);
+      return issue.keys
+        .map((key) => {
+          const where = formatPath([...issue.path, key]);
+          const close = known
+            .map((k) => ({ k, d: levenshtein(k.toLowerCase(), key.toLowerCase()) }))
+            .filter((x) => x.d <= Math.max(2, Math.floor(key.length / 3)))
+            .sort((a, b) => a.d - b.d)[0];
+          const hint =
+            close === undefined ? `allowed here: ${known.join(', ')}` : `did you mean ${close.k}?`;
+          return `  ${where}: unknown key; ${hint}`;
+        })
+        .join('\n');
+    }
+    return `  ${formatPath(issue.path)}: ${issue.message}`;
+  });
+  throw new ConfigError(`config ${path} is invalid:\n${lines.join('\n')}`, {
+    hint: `correct the keys named above in ${path}; \`dirsync config schema\` prints every key`,
+  });
+}
+
+function readSecretFile(file: string, key: string, baseDir: string): string {
+  const full = isAbsolute(file) ? file : resolve(baseDir, file);
+  try {
+    return readFileSync(full, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    throw new ConfigError(
+      `config key ${key} names ${full}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      {
+        cause: error,
+        hint: `create ${full} holding the secret, or fix ${key}`,
+      },
+    );
+  }
+}
+
+/**
+ * Loads the config: YAML, `${ENV}` expanded, validated, and the secrets resolved from
+ * `bindPasswordFile` / `tokenFile` (relative to the config file) or inline values.
+ */
+export function loadConfig(path: string, env: Env): LoadedConfig {
+  const raw = readStructuredFile(path, 'config');
+  const config = parseConfig(expandEnv(raw, env), path);
+  const baseDir = dirname(resolve(path));
+  let token = config.api.token;
+  if (config.api.tokenFile !== undefined) {
+    if (token !== undefined)
+      throw new ConfigError(`config ${path}: api.token and api.tokenFile are both set`, {
+        hint: 'keep one of them',
+      });
+    token = readSecretFile(config.api.tokenFile, 'api.tokenFile', baseDir);
+  }
+  if (token === undefined || token === '') {
+    throw new ConfigError(`config ${path}: api.token or api.tokenFile is required`, {
+      hint: 'set api.tokenFile to a file holding the token, or api.token: ${DIRSYNC_API_TOKEN}',
+    });
+  }
+  let bindPassword: string | undefined;
+  if (config.source.type === 'ldap') {
+    bindPassword = config.source.bindPassword;
+    if (config.source.bindPasswordFile !== undefined) {
+      if (bindPassword !== undefined) {
+        throw new ConfigError(
+          `config ${path}: source.bindPassword and source.bindPasswordFile are both set`,
+          { hint: 'keep one of them' },
+        );
+      }
+      bindPassword = readSecretFile(
+        config.source.bindPasswordFile,
+        'source.bindPasswordFile',
+        baseDir,
+      );
+    }
+    if (config.source.bindDn !== undefined && bindPassword === undefined) {
+      throw new ConfigError(`config ${path}: source.bindDn is set but no password is`, {
+        hint: 'set source.bindPasswordFile (or source.bindPassword: ${LDAP_PASSWORD})',
+      });
+    }
+  } else {
+    const file = config.source.file;
+    if (!isAbsolute(file)) config.source.file = resolve(baseDir, file);
+  }
+  return { config, secrets: { bindPassword, token }, path };
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { SourceConfig } from './source.js';
+
+/**
+ * The dirsync config file, one table that yields validation, the JSON Schema
+ * (`dirsync config schema`) and the documentation in config/example.yaml. Strict: an unknown
+ * key is an error with a "did you mean", never silently ignored.
+ */
+
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 30m, 24h or 7d');
+
+const dnList = z.array(z.string().min(1)).default([]);
+
+export const ApiConfig = z.strictObject({
+  baseUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+  /** The bearer token; prefer tokenFile or ${ENV}. */
+  token: z.string().min(1).optional(),
+  tokenFile: z.string().min(1).optional(),
+  /** The email of the token's own user: always protected (the API cannot tell who it is). */
+  tokenOwner: z.string().optional(),
+  concurrency: z.number().int().min(1).max(64).default(8),
+  requestsPerSecond: z.number().positive().optional(),
+  tls: z.strictObject({ caFile: z.string().optional() }).default({}),
+});
+export type ApiConfig = z.infer<typeof ApiConfig>;
+
+export const RulesConfig = z.strictObject({
+  scope: z.strictObject({
+    /** Only organization users with these email domains are ever changed. */
+    emailDomains: z
+      .array(z.string().min(1))
+      .min(1, 'name at least one email domain dirsync manages'),
+    /** Emails never touched, even inside the domains. */
+    exclude: z.array(z.string()).default([]),
+  }),
+  ranks: z
+    .strictObject({ SUPER: dnList, ADMIN: dnList, manage: z.boolean().default(true) })
+    .default({ SUPER: [], ADMIN: [], manage: true }),
+  promoteGuests: z
+    .strictObject({ enabled: z.boolean().default(true), groups: dnList })
+    .default({ enabled: true, groups: [] }),
+  suspend: z
+    .strictObject({ disabledAccounts: z.boolean().default(true), groups: dnList })
+    .default({ disabledAccounts: true, groups: [] }),
+  removed: z
+    .strictObject({
+      action: z.enum(['delete', 'suspend', 'ignore']).default('suspend'),
+      graceDays: z.number().min(0).default(7),
+    })
+    .default({ action: 'suspend', graceDays: 7 }),
+  computerUsernames: z.enum(['manage', 'ignore']).default('manage'),
+  smartcards: z.enum(['manage', 'ignore']).default('ignore'),
+});
+export type RulesConfig = z.infer<typeof RulesConfig>;
+
+export const SafetyConfig = z.strictObject({
+  maxDeletes: z.number().int().min(0).default(25),
+  maxDeletePercent: z.number().min(0).max(100).default(5),
+  maxSuspends: z.number().int().min(0).default(50),
+  maxRankChanges: z.number().int().min(0).default(10),
+  /** Grants of ADMIN or SUPER, a tighter budget inside maxRankChanges. */
+  maxPrivilegedGrants: z.number().int().min(0).default(3),
+  maxSourceDropPercent: z.number().min(0).max(100).default(10),
+  /** Emails never demoted, suspended or removed (the token's own user is always protected). */
+  protectedUsers: z.array(z.string()).default([]),
+});
+export type SafetyConfig = z.infer<typeof SafetyConfig>;
+
+export const Config = z.strictObject({
+  source: SourceConfig,
+  api: ApiConfig,
+  rules: RulesConfig,
+  safety: SafetyConfig.default(SafetyConfig.parse({})),
+  /** How often every user's details are re-read to catch changes made by hand. */
+  verifyEvery: duration.default('24h'),
+  schedule: z
+    .strictObject({
+      cron: z.string().default('*/30 * * * *'),
+      timezone: z.string().default('UTC'),
+      runTimeout: duration.default('1h'),
+    })
+    .default({ cron: '*/30 * * * *', timezone: 'UTC', runTimeout: '1h' }),
+  server: z
+    .strictObject({
+      port: z.number().int().min(0).max(65535).default(9464),
+      host: z.string().default('0.0.0.0'),
+    })
+    .default({ port: 9464, host: '0.0.0.0' }),
+  state: z
+    .strictObject({ path: z.string().default('./state/dirsync.json') })
+    .default({ path: './state/dirsync.json' }),
+  log: z
+    .strictObject({
+      level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+      format: z.enum(['auto', 'json', 'human']).default('auto'),
+    })
+    .default({ level: 'info', format: 'auto' }),
+});
+export type Config = z.infer<typeof Config>;
+
+/** `30m` -> milliseconds. */
+export function durationMs(value: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+  if (match === null) throw new Error(`not a duration: ${value}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    match[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
+  return Number(match[1]) * unit;
+}

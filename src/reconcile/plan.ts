@@ -1,0 +1,351 @@
+import type { RulesConfig } from '../config/schema.js';
+import { normalizeDn } from '../directory/dn.js';
+import type { DirectoryUser } from '../directory/model.js';
+import type { StateRecord, UserState } from '../state/model.js';
+import { matchUsers } from './match.js';
+import {
+  ACTION_ORDER,
+  type Action,
+  type ActionKind,
+  type Note,
+  type OrgDetails,
+  type OrgUser,
+  type Plan,
+  type Rank,
+} from './model.js';
+
+/** Everything the planner needs, already read. The planner does no I/O. */
+export interface PlanInput {
+  directory: readonly DirectoryUser[];
+  organization: readonly OrgUser[];
+  /** `GET /user` results of this run, by emailId. */
+  details: ReadonlyMap<number, OrgDetails>;
+  state: StateRecord;
+  rules: RulesConfig;
+  /** Emails never demoted, suspended or removed (config list plus the token's own user). */
+  protectedUsers: readonly string[];
+  now: Date;
+}
+
+const DAY_MS = 86_400_000;
+
+export function emailDomain(email: string): string {
+  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/** Only organization users inside the scope are ever changed. */
+export function inScope(email: string, rules: RulesConfig): boolean {
+  const lower = email.trim().toLowerCase();
+  if (rules.scope.exclude.some((x) => x.trim().toLowerCase() === lower)) return false;
+  const domain = emailDomain(lower);
+  return rules.scope.emailDomains.some((d) => d.trim().toLowerCase() === domain);
+}
+
+const sorted = (xs: readonly string[]): string[] => [...xs].sort();
+const sameSet = (a: readonly string[], b: readonly string[]): boolean => {
+  const x = sorted(a);
+  const y = sorted(b);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+};
+
+function groupHit(user: DirectoryUser, groups: readonly string[]): string | undefined {
+  const mine = new Set(user.groups);
+  return groups.find((g) => mine.has(normalizeDn(g)));
+}
+
+/** The rank the rules give, and the group behind it. */
+export function desiredRank(user: DirectoryUser, rules: RulesConfig): { rank: Rank; why: string } {
+  const superGroup = groupHit(user, rules.ranks.SUPER);
+  if (superGroup !== undefined) return { rank: 'SUPER', why: `member of ${superGroup}` };
+  const adminGroup = groupHit(user, rules.ranks.ADMIN);
+  if (adminGroup !== undefined) return { rank: 'ADMIN', why: `member of ${adminGroup}` };
+  return { rank: 'REGULAR', why: 'in no SUPER or ADMIN group' };
+}
+
+const RANK_LEVEL: Record<Rank, number> = { REGULAR: 0, ADMIN: 1, SUPER: 2 };
+
+/** Why the directory wants the user suspended, or undefined. */
+function suspensionCause(user: DirectoryUser, rules: RulesConfig): string | undefined {
+  if (rules.suspend.disabledAccounts && user.disabled)
+    return `disabled in the directory (${user.dn})`;
+  if (rules.suspend.disabledAccounts && user.expired)
+    return `account expired in the directory (${user.dn})`;
+  const group = groupHit(user, rules.suspend.groups);
+  return group === undefined ? undefined : `member of the suspend group ${group}`;
+}
+
+/** Whether the drift sweep is due: every `verifyEveryMs` all details are read again. */
+export function sweepDue(state: StateRecord, now: Date, verifyEveryMs: number): boolean {
+  if (state.lastVerifyAt === undefined) return true;
+  return now.getTime() - Date.parse(state.lastVerifyAt) >= verifyEveryMs;
+}
+
+/**
+ * The users whose details (`GET /user`) must be read before planning: where the state record
+ * cannot vouch for the current computer usernames or smart cards, or everyone in scope when
+ * the drift sweep is due. Nothing when neither is managed.
+ */
+export function detailReadsNeeded(
+  input: Omit<PlanInput, 'details'>,
+  options: { sweep: boolean },
+): number[] {
+  const { rules, state } = input;
+  const wantUsernames = rules.computerUsernames === 'manage';
+  const wantCards = rules.smartcards === 'manage';
+  if (!wantUsernames && !wantCards) return [];
+  const { matches, ambiguousIds } = matchUsers(input.directory, input.organization);
+  const out: number[] = [];
+  for (const org of input.organization) {
+    if (!inScope(org.email, rules) || ambiguousIds.has(org.emailId) || !matches.has(org.emailId))
+      continue;
+    if (org.tag === 'GUEST' && !rules.promoteGuests.enabled) continue;
+    const record = state.users[String(org.emailId)];
+    const unknown =
+      (wantUsernames && record?.computerUsernames === undefined) ||
+      (wantCards && record?.smartcards === undefined);
+    if (options.sweep || unknown) out.push(org.emailId);
+  }
+  return out;
+}
+
+interface UserContext {
+  org: OrgUser;
+  record: UserState | undefined;
+  isProtected: boolean;
+  actions: Action[];
+  notes: Note[];
+}
+
+function add(
+  ctx: UserContext,
+  kind: ActionKind,
+  reason: string,
+  before: unknown,
+  after: unknown,
+): void {
+  const action: Action = {
+    kind,
+    email: ctx.org.email,
+    emailId: ctx.org.emailId,
+    reason,
+    before,
+    after,
+  };
+  if (kind === 'set_rank') action.userId = ctx.org.userId;
+  ctx.actions.push(action);
+}
+
+function note(ctx: UserContext, message: string): void {
+  ctx.notes.push({ email: ctx.org.email, message });
+}
+
+/**
+ * The plan: a pure function of the directory snapshot, the organization, the state record and
+ * the rules. Sorted by email, and per user promote and unsuspend first, removals last.
+ */
+export function plan(input: PlanInput): Plan {
+  const { rules, state, now } = input;
+  const protectedSet = new Set(input.protectedUsers.map((e) => e.trim().toLowerCase()));
+  const { matches, ambiguous, ambiguousIds, unmatched } = matchUsers(
+    input.directory,
+    input.organization,
+  );
+  const actions: Action[] = [];
+  const notes: Note[] = [];
+  const timers: Plan['timers'] = { started: {}, cleared: [] };
+  let managed = 0;
+  let matched = 0;
+
+  for (const org of input.organization) {
+    if (!inScope(org.email, rules)) continue;
+    managed++;
+    if (ambiguousIds.has(org.emailId)) continue;
+    const ctx: UserContext = {
+      org,
+      record: state.users[String(org.emailId)],
+      isProtected: protectedSet.has(org.email.trim().toLowerCase()),
+      actions,
+      notes,
+    };
+    const dir = matches.get(org.emailId);
+    if (dir === undefined) {
+      planAbsent(ctx, input, timers);
+      continue;
+    }
+    matched++;
+    if (ctx.record?.missingSince !== undefined) timers.cleared.push(org.emailId);
+    planPresent(ctx, dir, input);
+  }
+
+  actions.sort(
+    (a, b) =>
+      (a.email < b.email ? -1 : a.email > b.email ? 1 : 0) ||
+      ACTION_ORDER.indexOf(a.kind) - ACTION_ORDER.indexOf(b.kind),
+  );
+  const counts: Partial<Record<ActionKind, number>> = {};
+  for (const a of actions) counts[a.kind] = (counts[a.kind] ?? 0) + 1;
+
+  return {
+    formatVersion: 1,
+    createdAt: now.toISOString(),
+    actions,
+    notInOrganization: unmatched
+      .filter((u) => inScope(u.email, rules))
+      .map((u) => ({ email: u.email, dn: u.dn }))
+      .sort((a, b) => (a.email < b.email ? -1 : 1)),
+    ambiguous,
+    notes,
+    timers,
+    summary: {
+      directoryUsers: input.directory.length,
+      organizationUsers: input.organization.length,
+      managedUsers: managed,
+      matched,
+      actions: counts,
+    },
+  };
+}
+
+function planPresent(ctx: UserContext, dir: DirectoryUser, input: PlanInput): void {
+  const { rules } = input;
+  const org = ctx.org;
+  const suspendCause = suspensionCause(dir, rules);
+
+  if (org.tag === 'GUEST') {
+    if (!rules.promoteGuests.enabled) return;
+    const group =
+      rules.promoteGuests.groups.length === 0
+        ? undefined
+        : groupHit(dir, rules.promoteGuests.groups);
+    if (rules.promoteGuests.groups.length > 0 && group === undefined) {
+      note(ctx, 'guest found in the directory but in none of promoteGuests.groups: left a guest');
+      return;
+    }
+    if (suspendCause !== undefined) {
+      note(ctx, `guest not promoted: ${suspendCause}`);
+      return;
+    }
+    add(
+      ctx,
+      'promote_guest',
+      group === undefined ? `guest found in the directory (${dir.dn})` : `guest in ${group}`,
+      'GUEST',
+      'USER',
+    );
+  }
+
+  // Suspension follows the directory; dirsync only lifts suspensions it made itself.
+  if (suspendCause !== undefined) {
+    if (org.adStatus === 'ACTIVE') {
+      if (ctx.isProtected) note(ctx, `protected user not suspended although ${suspendCause}`);
+      else add(ctx, 'suspend', suspendCause, 'ACTIVE', 'SUSPENDED');
+    } else if (org.adStatus === 'PENDING') {
+      note(
+        ctx,
+        `cannot be suspended while PENDING (no device activated yet), although ${suspendCause}`,
+      );
+    }
+  } else if (org.adStatus === 'SUSPENDED') {
+    if (ctx.record?.suspendedByDirsync === true) {
+      add(
+        ctx,
+        'unsuspend',
+        ctx.record.missingSince !== undefined
+          ? 'back in the directory'
+          : 'enabled again in the directory',
+        'SUSPENDED',
+        'ACTIVE',
+      );
+    } else {
+      note(ctx, 'suspended in the organization but not by dirsync: left suspended');
+    }
+  }
+
+  const details = input.details.get(org.emailId);
+  if (rules.computerUsernames === 'manage') {
+    const current = details?.computerUsernames ?? ctx.record?.computerUsernames;
+    if (current === undefined || !sameSet(current, dir.logins)) {
+      add(
+        ctx,
+        'set_computer_usernames',
+        `login names from the directory (${dir.dn})`,
+        current === undefined ? null : sorted(current),
+        sorted(dir.logins),
+      );
+    }
+  }
+  if (rules.smartcards === 'manage') {
+    const current = details?.smartcards.map((c) => c.number) ?? ctx.record?.smartcards;
+    if (current === undefined || !sameSet(current, dir.smartcards)) {
+      const labels = new Map(details?.smartcards.map((c) => [c.number, c.label]));
+      add(
+        ctx,
+        'set_smartcards',
+        `smart card numbers from the directory (${dir.dn})`,
+        current === undefined ? null : sorted(current),
+        sorted(dir.smartcards),
+      );
+      ctx.actions[ctx.actions.length - 1]!.cards = sorted(dir.smartcards).map((number) => ({
+        number,
+        label: labels.get(number) ?? '',
+      }));
+    }
+  }
+
+  if (rules.ranks.manage) {
+    const { rank, why } = desiredRank(dir, rules);
+    const known = ctx.record?.rank;
+    if (known !== rank) {
+      const demotes = known === undefined ? rank !== 'SUPER' : RANK_LEVEL[rank] < RANK_LEVEL[known];
+      if (ctx.isProtected && demotes) {
+        note(ctx, `protected user: rank not set to ${rank} (${why})`);
+      } else {
+        add(
+          ctx,
+          'set_rank',
+          known === undefined ? `${why}; no rank on record yet` : why,
+          known ?? null,
+          rank,
+        );
+      }
+    }
+  }
+}
+
+function planAbsent(ctx: UserContext, input: PlanInput, timers: Plan['timers']): void {
+  const { rules, now } = input;
+  const org = ctx.org;
+  if (rules.removed.action === 'ignore') return;
+  if (org.tag === 'GUEST') return; // guests are outside the directory by nature
+  if (ctx.isProtected) {
+    note(ctx, 'not in the directory, but protected: left alone');
+    return;
+  }
+  const since = ctx.record?.missingSince ?? now.toISOString();
+  if (ctx.record?.missingSince === undefined) timers.started[String(org.emailId)] = since;
+  const days = (now.getTime() - Date.parse(since)) / DAY_MS;
+  const graceOver = rules.removed.action === 'delete' && days >= rules.removed.graceDays;
+  if (graceOver) {
+    add(
+      ctx,
+      'remove',
+      rules.removed.graceDays === 0
+        ? 'not in the directory (graceDays 0)'
+        : `not in the directory since ${since} (${Math.floor(days)} days, graceDays ${rules.removed.graceDays})`,
+      org.adStatus,
+      null,
+    );
+  } else if (org.adStatus === 'ACTIVE') {
+    add(
+      ctx,
+      'suspend',
+      rules.removed.action === 'delete'
+        ? `not in the directory since ${since}: suspended until removal after ${rules.removed.graceDays} days`
+        : `not in the directory since ${since} (removed.action suspend)`,
+      'ACTIVE',
+      'SUSPENDED',
+    );
+  } else if (org.adStatus === 'PENDING') {
+    note(ctx, 'not in the directory, and cannot be suspended while PENDING');
+  }
+}

@@ -1,0 +1,250 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { UsersApi } from '../api/client.js';
+import { asEmailId } from '../api/ids.js';
+import { durationMs, type Config } from '../config/schema.js';
+import type { DirectorySource } from '../directory/model.js';
+import { SafetyError } from '../errors.js';
+import { createSilentLogger, type Logger } from '../log.js';
+import type { StateStore } from '../state/store.js';
+import { applyPlan, type ApplyReport } from './apply.js';
+import type { OrgDetails, OrgUser, Plan } from './model.js';
+import { detailReadsNeeded, plan as makePlan, sweepDue } from './plan.js';
+import { checkRails, type RailTrip } from './safety.js';
+
+/** Everything a run touches, injected. */
+export interface RunDeps {
+  config: Config;
+  source: DirectorySource;
+  api: UsersApi;
+  store: StateStore;
+  logger?: Logger;
+  clock?: () => Date;
+}
+
+export interface PlannedRun {
+  plan: Plan;
+  trips: RailTrip[];
+  organization: OrgUser[];
+  details: Map<number, OrgDetails>;
+  sweep: boolean;
+  directoryUsers: number;
+}
+
+/** The groups the rules name: their nested membership is what the read must resolve. */
+export function groupsOfInterest(config: Config): string[] {
+  const r = config.rules;
+  return [
+    ...new Set([
+      ...r.ranks.SUPER,
+      ...r.ranks.ADMIN,
+      ...r.promoteGuests.groups,
+      ...r.suspend.groups,
+    ]),
+  ];
+}
+
+export function protectedUsers(config: Config): string[] {
+  const list = [...config.safety.protectedUsers];
+  if (config.api.tokenOwner !== undefined) list.push(config.api.tokenOwner);
+  return list;
+}
+
+/** read directory -> read organization -> detail reads -> plan -> rails. Writes nothing. */
+export async function planRun(deps: RunDeps): Promise<PlannedRun> {
+  const { config, source, api, store } = deps;
+  const logger = deps.logger ?? createSilentLogger();
+  const now = (deps.clock ?? (() => new Date()))();
+
+  const snapshot = await source.read({ groupsOfInterest: groupsOfInterest(config) });
+  logger.info('directory read', {
+    users: snapshot.users.length,
+    source: snapshot.stats.source,
+    ms: Math.round(snapshot.stats.durationMs),
+  });
+
+  const listed = await api.listOrganization();
+  const organization: OrgUser[] = listed.map((u) => ({
+    emailId: u.emailId,
+    userId: u.userId,
+    email: u.email,
+    tag: u.tag,
+    adStatus: u.adStatus,
+  }));
+  logger.info('organization read', { users: organization.length });
+
+  const base = {
+    directory: snapshot.users,
+    organization,
+    state: store.state,
+    rules: config.rules,
+    protectedUsers: protectedUsers(config),
+    now,
+  };
+  const sweep = sweepDue(store.state, now, durationMs(config.verifyEvery));
+  const ids = detailReadsNeeded(base, { sweep });
+  const details = new Map<number, OrgDetails>();
+  await Promise.all(
+    ids.map(async (id) => {
+      const d = await api.getUser(asEmailId(id));
+      details.set(id, {
+        computerUsernames: d.computerUsernames,
+        smartcards: d.smartcards.map((c) => ({ number: c.number, label: c.label ?? '' })),
+      });
+    }),
+  );
+  if (ids.length > 0) logger.info('user details read', { users: ids.length, sweep });
+
+  const plan = makePlan({ ...base, details });
+  const trips = checkRails(plan, { safety: config.safety, state: store.state });
+  return { plan, trips, organization, details, sweep, directoryUsers: snapshot.users.length };
+}
+
+export function railError(trips: readonly RailTrip[]): SafetyError {
+  const overridable = trips.every((t) => t.overridable);
+  return new SafetyError(
+    `safety rails refused the plan:\n${trips.map((t) => `  ${t.rail}: ${t.message}`).join('\n')}`,
+    {
+      hint: overridable
+        ? 'review the plan with `dirsync plan --out plan.json`, then apply exactly it with `dirsync apply --plan plan.json`, or rerun with --force; or raise the limits under safety: in the config'
+        : 'these rails protect invariants and cannot be overridden: fix the directory or the rules',
+    },
+  );
+}
+
+export interface RunReport {
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  mode: 'apply' | 'apply-plan';
+  rails: { checked: string[]; tripped: RailTrip[]; forced: boolean };
+  summary: Plan['summary'];
+  counts: ApplyReport['counts'];
+  failures: { kind: string; email: string; error: string }[];
+  skipped: { kind: string; email: string; reason: string }[];
+}
+
+/** Records what the read established, before any action: timers, details read, read size. */
+export function recordReadState(store: StateStore, planned: PlannedRun, now: Date): void {
+  const at = now.toISOString();
+  for (const [id, d] of planned.details) {
+    const email =
+      planned.organization.find((u) => u.emailId === id)?.email ??
+      store.state.users[String(id)]?.email ??
+      '';
+    store.record({
+      type: 'user',
+      emailId: id,
+      set: {
+        email,
+        computerUsernames: [...d.computerUsernames].sort(),
+        smartcards: d.smartcards.map((c) => c.number).sort(),
+        verifiedAt: at,
+      },
+    });
+  }
+  for (const [id, since] of Object.entries(planned.plan.timers.started)) {
+    const email = planned.organization.find((u) => u.emailId === Number(id))?.email ?? '';
+    store.record({ type: 'user', emailId: Number(id), set: { email, missingSince: since } });
+  }
+  for (const id of planned.plan.timers.cleared) {
+    store.record({
+      type: 'user',
+      emailId: id,
+      set: { email: store.state.users[String(id)]?.email ?? '', missingSince: undefined },
+    });
+  }
+  if (planned.sweep) store.record({ type: 'verified', at });
+  store.record({ type: 'read', at, directoryUsers: planned.directoryUsers });
+}
+
+export function writeReport(statePath: string, report: RunReport): string {
+  const dir = join(dirname(statePath), 'reports');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `run-${report.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  return file;
+}
+
+export const RAILS = [
+  'emptyRead',
+  'maxSourceDropPercent',
+  'maxDeletes',
+  'maxDeletePercent',
+  'maxSuspends',
+  'maxRankChanges',
+  'maxPrivilegedGrants',
+  'lastSuper',
+];
+
+/**
+ * One apply run: plan, judge, apply, journal, report. With `reviewed` (apply --plan), exactly
+ * that plan is applied, skipping actions whose target changed; budgets were the reviewer's call.
+ */
+export async function applyRun(
+  deps: RunDeps,
+  options: {
+    force?: boolean;
+    reviewed?: Plan;
+    runId: string;
+    signal?: AbortSignal;
+    onResult?: Parameters<typeof applyPlan>[1]['onResult'];
+  },
+): Promise<{ report: RunReport; reportFile: string; plan: Plan }> {
+  const { config, api, store } = deps;
+  const logger = deps.logger ?? createSilentLogger();
+  const clock = deps.clock ?? (() => new Date());
+  const started = clock();
+  const planned = await planRun(deps);
+  const invariantTrips = planned.trips.filter((t) => !t.overridable);
+  let plan = planned.plan;
+  let trips = planned.trips;
+  if (options.reviewed !== undefined) {
+    plan = options.reviewed;
+    trips = checkRails(plan, { safety: config.safety, state: store.state }).filter(
+      (t) => !t.overridable,
+    );
+    if (invariantTrips.some((t) => t.rail === 'emptyRead')) trips.push(...invariantTrips);
+  }
+  const blocking = trips.filter((t) => !t.overridable || options.force !== true);
+  if (blocking.length > 0) throw railError(blocking);
+  if (trips.length > 0)
+    logger.warn('safety rails overridden with --force', { rails: trips.map((t) => t.rail) });
+
+  recordReadState(store, planned, started);
+  const currentRanks = new Map(
+    Object.entries(store.state.users).map(([id, u]) => [Number(id), u.rank]),
+  );
+  const result = await applyPlan(plan, {
+    api,
+    journal: store,
+    logger,
+    concurrency: config.api.concurrency * 2,
+    ...(options.reviewed === undefined
+      ? {}
+      : { currentOrganization: planned.organization, currentRanks }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.onResult === undefined ? {} : { onResult: options.onResult }),
+  });
+  store.compact();
+  const finished = clock();
+  const report: RunReport = {
+    runId: options.runId,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+    mode: options.reviewed === undefined ? 'apply' : 'apply-plan',
+    rails: { checked: RAILS, tripped: trips, forced: trips.length > 0 },
+    summary: plan.summary,
+    counts: result.counts,
+    failures: result.results
+      .filter((r) => r.outcome === 'failed')
+      .map((r) => ({ kind: r.action.kind, email: r.action.email, error: r.error ?? '' })),
+    skipped: result.results
+      .filter((r) => r.outcome === 'skipped')
+      .map((r) => ({ kind: r.action.kind, email: r.action.email, reason: r.error ?? '' })),
+  };
+  const reportFile = writeReport(store.path, report);
+  return { report, reportFile, plan };
+}

@@ -1,0 +1,116 @@
+import type { SafetyConfig } from '../config/schema.js';
+import type { StateRecord } from '../state/model.js';
+import type { Plan } from './model.js';
+
+export interface RailTrip {
+  /** The rail, named as its config key where it has one. */
+  rail: string;
+  message: string;
+  /** Budgets may be overridden (--force, or a reviewed plan); invariants never. */
+  overridable: boolean;
+}
+
+export interface RailContext {
+  safety: SafetyConfig;
+  state: StateRecord;
+}
+
+/**
+ * Judges a plan before anything is sent. Returns every rail it trips; an empty list means go.
+ * Incomplete reads never reach here: a partial read is an error before planning.
+ */
+export function checkRails(plan: Plan, ctx: RailContext): RailTrip[] {
+  const { safety, state } = ctx;
+  const trips: RailTrip[] = [];
+  const s = plan.summary;
+  const count = (pred: (a: Plan['actions'][number]) => boolean): number =>
+    plan.actions.filter(pred).length;
+
+  if (s.directoryUsers === 0) {
+    trips.push({
+      rail: 'emptyRead',
+      message: 'the directory read returned no users',
+      overridable: false,
+    });
+  }
+  const previous = state.lastCompleteRead?.directoryUsers;
+  if (previous !== undefined && previous > 0) {
+    const drop = ((previous - s.directoryUsers) / previous) * 100;
+    if (drop > safety.maxSourceDropPercent) {
+      trips.push({
+        rail: 'maxSourceDropPercent',
+        message: `the directory holds ${s.directoryUsers} users, ${drop.toFixed(1)}% fewer than the ${previous} of the last complete read (limit ${safety.maxSourceDropPercent}%)`,
+        overridable: true,
+      });
+    }
+  }
+
+  const removes = count((a) => a.kind === 'remove');
+  if (removes > safety.maxDeletes) {
+    trips.push({
+      rail: 'maxDeletes',
+      message: `the plan removes ${removes} users (limit ${safety.maxDeletes})`,
+      overridable: true,
+    });
+  }
+  const percent = s.managedUsers === 0 ? 0 : (removes / s.managedUsers) * 100;
+  if (removes > 0 && percent > safety.maxDeletePercent) {
+    trips.push({
+      rail: 'maxDeletePercent',
+      message: `the plan removes ${removes} of ${s.managedUsers} managed users, ${percent.toFixed(1)}% (limit ${safety.maxDeletePercent}%)`,
+      overridable: true,
+    });
+  }
+  const suspends = count((a) => a.kind === 'suspend');
+  if (suspends > safety.maxSuspends) {
+    trips.push({
+      rail: 'maxSuspends',
+      message: `the plan suspends ${suspends} users (limit ${safety.maxSuspends})`,
+      overridable: true,
+    });
+  }
+  // A first set_rank (no record) is bookkeeping, not a known change, unless it grants power.
+  const rankChanges = count((a) => a.kind === 'set_rank' && a.before !== null);
+  if (rankChanges > safety.maxRankChanges) {
+    trips.push({
+      rail: 'maxRankChanges',
+      message: `the plan changes ${rankChanges} ranks (limit ${safety.maxRankChanges})`,
+      overridable: true,
+    });
+  }
+  const grants = count(
+    (a) => a.kind === 'set_rank' && (a.after === 'ADMIN' || a.after === 'SUPER'),
+  );
+  if (grants > safety.maxPrivilegedGrants) {
+    trips.push({
+      rail: 'maxPrivilegedGrants',
+      message: `the plan grants ADMIN or SUPER to ${grants} users (limit ${safety.maxPrivilegedGrants})`,
+      overridable: true,
+    });
+  }
+
+  // Never leave the organization without a SUPER that dirsync knows of.
+  const supers = new Set(
+    Object.entries(state.users)
+      .filter(([, u]) => u.rank === 'SUPER')
+      .map(([id]) => Number(id)),
+  );
+  let losesSuper = false;
+  for (const a of plan.actions) {
+    if (a.kind === 'set_rank') {
+      if (a.after === 'SUPER') supers.add(a.emailId);
+      else if (supers.delete(a.emailId)) losesSuper = true;
+    } else if (a.kind === 'remove' && supers.delete(a.emailId)) {
+      losesSuper = true;
+    }
+  }
+  if (losesSuper && supers.size === 0) {
+    trips.push({
+      rail: 'lastSuper',
+      message:
+        'the plan would leave the organization without a SUPER: it demotes or removes the last one dirsync set',
+      overridable: false,
+    });
+  }
+  return trips;
+}

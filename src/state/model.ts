@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/**
+ * The state record: what dirsync knows that the API cannot tell it. Rank is unobservable, so
+ * the record keeps the rank dirsync last set; it also vouches for computer usernames and smart
+ * cards it set or read, so that quiet runs need no per-user reads, and it keeps removal timers.
+ * Keyed by email_id (a string key in JSON).
+ */
+export const UserState = z.object({
+  email: z.string(),
+  /** The rank dirsync last set. */
+  rank: z.enum(['SUPER', 'ADMIN', 'REGULAR']).optional(),
+  /** Last value set or read, sorted. */
+  computerUsernames: z.array(z.string()).optional(),
+  /** Smart card numbers last set or read, sorted. */
+  smartcards: z.array(z.string()).optional(),
+  /** When the details above were last read from the API (the drift sweep). */
+  verifiedAt: z.string().optional(),
+  /** First complete read in which the user was absent from the directory. */
+  missingSince: z.string().optional(),
+  /** dirsync suspended this user; only then does it unsuspend. */
+  suspendedByDirsync: z.boolean().optional(),
+});
+export type UserState = z.infer<typeof UserState>;
+
+export const StateRecord = z.object({
+  version: z.literal(1),
+  /** The API base URL the record belongs to: a record is never used against another organization. */
+  apiBaseUrl: z.string().optional(),
+  lastCompleteRead: z.object({ at: z.string(), directoryUsers: z.number() }).optional(),
+  /** Last drift sweep (every user's details read). */
+  lastVerifyAt: z.string().optional(),
+  users: z.record(z.string(), UserState),
+});
+export type StateRecord = z.infer<typeof StateRecord>;
+
+export function emptyState(apiBaseUrl?: string): StateRecord {
+  return apiBaseUrl === undefined ? { version: 1, users: {} } : { version: 1, apiBaseUrl, users: {} };
+}
