@@ -6,6 +6,7 @@ import { loadSeedFile } from '../mock/seed.js';
 import { startMockServer } from '../mock/server.js';
 import type { Env } from '../config/load.js';
 import { applyCommand, configSchemaCommand, planCommand } from './commands.js';
+import { demoCommand } from './demo.js';
 
 const VERSION = '0.1.0';
 
@@ -61,6 +62,13 @@ function buildProgram(
     .option('--json', 'print the run report as JSON')
     .action(async (opts: { config?: string; plan?: string; force?: boolean; json?: boolean }) => {
       result.code = await applyCommand(ctx, opts);
+    });
+
+  program
+    .command('demo')
+    .description('the embedded demo: mock API + bundled directory; plan, apply, plan again')
+    .action(async () => {
+      result.code = await demoCommand(ctx);
     });
 
   program

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SourceConfig } from './source.js';
+import { dnList, SourceConfig } from './source.js';
 
 /**
  * The dirsync config file, one table that yields validation, the JSON Schema
@@ -11,7 +11,7 @@ const duration = z
   .string()
   .regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 30m, 24h or 7d');
 
-const dnList = z.array(z.string().min(1)).default([]);
+const dns = dnList.default([]);
 
 export const ApiConfig = z.strictObject({
   baseUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
@@ -36,13 +36,13 @@ export const RulesConfig = z.strictObject({
     exclude: z.array(z.string()).default([]),
   }),
   ranks: z
-    .strictObject({ SUPER: dnList, ADMIN: dnList, manage: z.boolean().default(true) })
+    .strictObject({ SUPER: dns, ADMIN: dns, manage: z.boolean().default(true) })
     .default({ SUPER: [], ADMIN: [], manage: true }),
   promoteGuests: z
-    .strictObject({ enabled: z.boolean().default(true), groups: dnList })
+    .strictObject({ enabled: z.boolean().default(true), groups: dns })
     .default({ enabled: true, groups: [] }),
   suspend: z
-    .strictObject({ disabledAccounts: z.boolean().default(true), groups: dnList })
+    .strictObject({ disabledAccounts: z.boolean().default(true), groups: dns })
     .default({ disabledAccounts: true, groups: [] }),
   removed: z
     .strictObject({

@@ -5,6 +5,25 @@ import { z } from 'zod';
  * key is an error, so a typo never silently falls back to a default.
  */
 
+/** Unescaped commas in a DN: `cn=a\,b,dc=x` has one. */
+function rdnCount(dn: string): number {
+  return dn.split(/(?<!\\),/).length;
+}
+
+/**
+ * A list of DNs. In a YAML flow list (`[a, b]`) commas separate items, so
+ * `[cn=Admins,ou=Groups,dc=corp]` arrives as three one-RDN "DNs": refuse that with a fix.
+ */
+export const dnList = z.array(z.string().min(1)).superRefine((dns, ctx) => {
+  const single = dns.filter((d) => rdnCount(d) === 1);
+  if (single.length >= 2) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `these look like pieces of DNs split at their commas (${single.slice(0, 3).join(' | ')}): in a YAML [flow, list] commas separate items; put each DN on its own "- " line, or quote it`,
+    });
+  }
+});
+
 const Attributes = z.strictObject({
   id: z.string().optional(),
   email: z.string().optional(),
@@ -48,12 +67,12 @@ export const LdapSourceConfig = z.strictObject({
   timeoutMs: z.number().int().positive().default(120_000),
   pageSize: z.number().int().min(1).max(100_000).default(500),
   users: z.strictObject({
-    baseDns: z.array(z.string().min(1)).min(1),
+    baseDns: dnList.pipe(z.array(z.string()).min(1)),
     filter: z.string().optional(),
   }),
   groups: z
     .strictObject({
-      baseDns: z.array(z.string().min(1)).default([]),
+      baseDns: dnList.default([]),
       filter: z.string().optional(),
       /** auto: the flavor's way (AD: in-chain matching rule; OpenLDAP: client-side). */
       nested: z.enum(['auto', 'inChain', 'client']).default('auto'),
@@ -70,10 +89,10 @@ export const LdifSourceConfig = z.strictObject({
   file: z.string().min(1),
   flavor: Flavor.default('openldap'),
   users: z
-    .strictObject({ baseDns: z.array(z.string()).default([]), filter: z.string().optional() })
+    .strictObject({ baseDns: dnList.default([]), filter: z.string().optional() })
     .default({ baseDns: [] }),
   groups: z
-    .strictObject({ baseDns: z.array(z.string()).default([]), filter: z.string().optional() })
+    .strictObject({ baseDns: dnList.default([]), filter: z.string().optional() })
     .default({ baseDns: [] }),
   attributes: Attributes.optional(),
 });

@@ -35,5 +35,7 @@ export const StateRecord = z.object({
 export type StateRecord = z.infer<typeof StateRecord>;
 
 export function emptyState(apiBaseUrl?: string): StateRecord {
-  return apiBaseUrl === undefined ? { version: 1, users: {} } : { version: 1, apiBaseUrl, users: {} };
+  return apiBaseUrl === undefined
+    ? { version: 1, users: {} }
+    : { version: 1, apiBaseUrl, users: {} };
 }

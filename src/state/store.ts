@@ -1,4 +1,13 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, DirsyncError } from '../errors.js';
 import { emptyState, StateRecord, type UserState } from './model.js';
@@ -18,7 +27,8 @@ export function applyPatch(state: StateRecord, patch: StatePatch): void {
     case 'user': {
       const key = String(patch.emailId);
       const merged: UserState = { ...state.users[key], ...patch.set };
-      for (const k of Object.keys(merged) as (keyof UserState)[]) if (merged[k] === undefined) delete merged[k];
+      for (const k of Object.keys(merged) as (keyof UserState)[])
+        if (merged[k] === undefined) delete merged[k];
       state.users[key] = merged;
       break;
     }
@@ -92,10 +102,13 @@ export class StateStore {
       text = readFileSync(path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new DirsyncError(`state record ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
-          cause: error,
-          hint: `check the permissions of ${path} (state.path)`,
-        });
+        throw new DirsyncError(
+          `state record ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+          {
+            cause: error,
+            hint: `check the permissions of ${path} (state.path)`,
+          },
+        );
       }
     }
     if (text !== undefined) {
@@ -117,9 +130,12 @@ export class StateStore {
       state = result.data;
     }
     if (state.apiBaseUrl !== undefined && state.apiBaseUrl !== apiBaseUrl) {
-      throw new ConfigError(`state record ${path} belongs to ${state.apiBaseUrl}, not to api.baseUrl ${apiBaseUrl}`, {
-        hint: 'give each organization its own state.path',
-      });
+      throw new ConfigError(
+        `state record ${path} belongs to ${state.apiBaseUrl}, not to api.baseUrl ${apiBaseUrl}`,
+        {
+          hint: 'give each organization its own state.path',
+        },
+      );
     }
     state.apiBaseUrl = apiBaseUrl;
     let skipped = 0;
