@@ -220,7 +220,7 @@ export async function applyRun(
     api,
     journal: store,
     logger,
-    concurrency: config.api.concurrency * 2,
+    concurrency: config.api.concurrency,
     ...(options.reviewed === undefined
       ? {}
       : { currentOrganization: planned.organization, currentRanks }),

@@ -1,0 +1,322 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseFaults } from '../../src/mock/faults.js';
+import { parseSeed, type SeedInput } from '../../src/mock/seed.js';
+import { startMockServer, type MockServer } from '../../src/mock/server.js';
+import { openLdapFixture } from '../fixtures/ldap/openldap-fixture.js';
+import {
+  slapdAvailable,
+  slapdUnavailableReason,
+  startSlapd,
+  type SlapdServer,
+} from '../support/slapd.js';
+import { runCli, spawnCli } from './support.js';
+
+const skip = !slapdAvailable() && process.env.CI !== 'true';
+if (skip) console.warn(`Skipping end-to-end sync tests: ${slapdUnavailableReason() ?? ''}`);
+
+const fixture = openLdapFixture({ users: 300, ppolicy: true });
+const TOKEN = 'e2e-super-token';
+const id = (i: number): string => `user${String(i).padStart(4, '0')}@example.com`;
+type SeedUser = NonNullable<SeedInput['organizations'][number]['users']>[number];
+
+function seed(extra: SeedUser[] = []): SeedInput {
+  const users: SeedUser[] = [{ email: 'owner@example.com', rank: 'SUPER' }];
+  for (let i = 0; i < 40; i++) {
+    const u: SeedUser = {
+      email: i === 5 ? 'USER0005@example.com' : id(i),
+      computer_usernames: i % 3 === 0 ? ['stale'] : [],
+    };
+    if (i === 20) u.tag = 'GUEST';
+    if (i === 8) u.ad_status = 'PENDING';
+    users.push(u);
+  }
+  users.push(
+    { email: 'leaver1@example.com' },
+    { email: 'leaver2@example.com' },
+    { email: 'someone@other.example.org' },
+  );
+  return {
+    organizations: [
+      {
+        name: 'corp',
+        tokens: [{ token: TOKEN, email: 'owner@example.com' }],
+        users: [...users, ...extra],
+      },
+    ],
+  };
+}
+
+interface Env {
+  dir: string;
+  config: string;
+  mock: MockServer;
+}
+
+function writeConfig(
+  dir: string,
+  slapd: SlapdServer,
+  mockUrl: string,
+  overrides: { rules?: string; safety?: string; source?: string; api?: string } = {},
+): string {
+  writeFileSync(join(dir, 'ldap-password'), `${slapd.bindPassword}\n`);
+  writeFileSync(join(dir, 'token'), TOKEN);
+  const path = join(dir, 'dirsync.yaml');
+  writeFileSync(
+    path,
+    `source:
+  type: ldap
+  flavor: openldap
+  urls: [${overrides.source ?? slapd.url}]
+  startTls: true
+  bindDn: ${slapd.bindDn}
+  bindPasswordFile: ldap-password
+  tls: { caFile: ${slapd.caFile} }
+  users:
+    baseDns:
+      - ${fixture.peopleBase}
+  groups:
+    baseDns:
+      - ${fixture.groupsBase}
+  attributes: { smartcards: employeeNumber }
+api:
+  baseUrl: ${mockUrl}
+  tokenFile: token
+  tokenOwner: owner@example.com
+${overrides.api ?? ''}
+rules:
+  scope: { emailDomains: [example.com] }
+  ranks:
+    SUPER:
+      - cn=owners,${fixture.groupsBase}
+    ADMIN:
+      - CN=Admins,${fixture.groupsBase.toUpperCase()}
+  suspend:
+    groups:
+      - cn=suspended,${fixture.groupsBase}
+${overrides.rules ?? '  removed: { action: delete, graceDays: 7 }'}
+  computerUsernames: manage
+  smartcards: manage
+${overrides.safety ?? ''}
+state: { path: state/dirsync.json }
+log: { level: warn }
+`,
+  );
+  return path;
+}
+
+const writes = (mock: MockServer): typeof mock.requests =>
+  mock.requests.filter((r) => r.method !== 'GET');
+
+describe.skipIf(skip)('dirsync plan and apply against slapd and the mock API', () => {
+  let slapd: SlapdServer;
+  let env: Env | undefined;
+
+  beforeAll(async () => {
+    slapd = await startSlapd({ ldif: fixture.ldif, ppolicy: true });
+  });
+  afterAll(async () => {
+    await slapd?.stop();
+  });
+  afterEach(async () => {
+    await env?.mock.close();
+    env = undefined;
+  });
+
+  async function setup(
+    options: {
+      seed?: SeedInput;
+      faults?: unknown;
+      overrides?: Parameters<typeof writeConfig>[3];
+    } = {},
+  ): Promise<Env> {
+    const mock = await startMockServer({
+      seed: parseSeed(options.seed ?? seed(), 'e2e seed'),
+      ...(options.faults === undefined
+        ? {}
+        : { faults: parseFaults(options.faults, 'e2e faults') }),
+      port: 0,
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'dirsync-e2e-'));
+    env = { dir, mock, config: writeConfig(dir, slapd, mock.url, options.overrides) };
+    return env;
+  }
+
+  function orgUser(mock: MockServer, email: string) {
+    return mock.store.organizations[0]?.findByEmail(email);
+  }
+
+  it('plans, applies, and then has nothing left to do: a second apply sends no write', async () => {
+    const { config, mock } = await setup();
+
+    const dry = await runCli(['plan', '--config', config, '--json']);
+    expect(dry.stderr).not.toContain('error');
+    expect(dry.code).toBe(0);
+    const plan = JSON.parse(dry.stdout) as {
+      formatVersion: number;
+      actions: { kind: string; email: string; reason: string; before: unknown; after: unknown }[];
+      notInOrganization: unknown[];
+      summary: unknown;
+    };
+    expect(plan.formatVersion).toBe(1);
+    expect(plan.actions.length).toBeGreaterThan(40);
+    for (const a of plan.actions)
+      expect(Object.keys(a)).toEqual(
+        expect.arrayContaining(['kind', 'email', 'reason', 'before', 'after']),
+      );
+    expect(writes(mock)).toEqual([]);
+
+    const applied = await runCli(['apply', '--config', config]);
+    expect(applied.stderr).not.toContain('error');
+    expect(applied.code).toBe(0);
+
+    // Check the organization user by user.
+    for (let i = 0; i < 40; i++) {
+      const u = orgUser(mock, i === 5 ? 'USER0005@example.com' : id(i));
+      const login = `user${String(i).padStart(4, '0')}`;
+      if (i === 9) {
+        // Its entry has no mail: unmatched, so it is treated as gone (suspended, grace period).
+        expect(u).toMatchObject({ computer_usernames: ['stale'], ad_status: 'SUSPENDED' });
+        continue;
+      }
+      expect(u?.computer_usernames, login).toEqual([login]);
+      expect(
+        u?.smartcards.map((c) => c.number),
+        login,
+      ).toEqual(i % 10 === 0 ? [String(100000 + i)] : []);
+      expect(u?.rank, login).toBe(i === 1 ? 'SUPER' : i === 2 || i === 3 ? 'ADMIN' : 'REGULAR');
+      expect(u?.tag, login).toBe('USER');
+      const status = i === 8 ? 'PENDING' : i === 6 || i === 13 ? 'SUSPENDED' : 'ACTIVE';
+      expect(u?.ad_status, login).toBe(status);
+    }
+    expect(orgUser(mock, 'leaver1@example.com')?.ad_status).toBe('SUSPENDED');
+    expect(orgUser(mock, 'owner@example.com')?.rank).toBe('SUPER');
+    expect(orgUser(mock, 'someone@other.example.org')).toMatchObject({
+      ad_status: 'ACTIVE',
+      computer_usernames: [],
+    });
+
+    const again = await runCli(['plan', '--config', config, '--json']);
+    expect((JSON.parse(again.stdout) as { actions: unknown[] }).actions).toEqual([]);
+
+    mock.requests.length = 0;
+    const quiet = await runCli(['apply', '--config', config]);
+    expect(quiet.code).toBe(0);
+    expect(mock.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /multipleusers',
+      'GET /multipleusers',
+    ]);
+  });
+
+  it('refuses an over-budget plan with exit 3 and no write; a reviewed plan or --force applies it', async () => {
+    const leavers: SeedUser[] = Array.from({ length: 30 }, (_, i) => ({
+      email: `gone${i}@example.com`,
+    }));
+    const { config, mock, dir } = await setup({
+      seed: seed(leavers),
+      overrides: { rules: '  removed: { action: delete, graceDays: 0 }' },
+    });
+
+    const refused = await runCli(['apply', '--config', config]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('maxDeletes: the plan removes 33 users (limit 25)');
+    expect(refused.stderr).toContain('To fix:');
+    expect(refused.stderr).toContain('--force');
+    expect(writes(mock)).toEqual([]);
+
+    const planFile = join(dir, 'plan.json');
+    const planned = await runCli(['plan', '--config', config, '--out', planFile]);
+    expect(planned.code).toBe(0);
+    expect(planned.stdout).toContain(`dirsync apply --plan ${planFile}`);
+
+    const reviewed = await runCli(['apply', '--config', config, '--plan', planFile]);
+    expect(reviewed.code).toBe(0);
+    expect(orgUser(mock, 'gone0@example.com')).toBeUndefined();
+    expect(writes(mock).filter((r) => r.path === '/user')).toHaveLength(33);
+  });
+
+  it('applies an over-budget plan with --force', async () => {
+    const leavers: SeedUser[] = Array.from({ length: 30 }, (_, i) => ({
+      email: `gone${i}@example.com`,
+    }));
+    const { config, mock } = await setup({
+      seed: seed(leavers),
+      overrides: { rules: '  removed: { action: delete, graceDays: 0 }' },
+    });
+    const forced = await runCli(['apply', '--config', config, '--force']);
+    expect(forced.code).toBe(0);
+    expect(orgUser(mock, 'gone29@example.com')).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'the directory server is down',
+      { source: 'ldap://127.0.0.1:1' },
+      'no LDAP server could be reached',
+    ],
+  ])('exits 1 with no write when %s', async (_name, overrides, message) => {
+    const { config, mock } = await setup({ overrides });
+    const result = await runCli(['apply', '--config', config]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(message);
+    expect(mock.requests).toEqual([]);
+  });
+
+  it('stops with exit 3 and no write when the directory shrank past maxSourceDropPercent', async () => {
+    const { config, mock, dir } = await setup();
+    expect((await runCli(['apply', '--config', config])).code).toBe(0);
+    const before = writes(mock).length;
+    // The same directory, now read through a filter that hides most users.
+    const narrowed = writeConfig(dir, slapd, mock.url, {});
+    writeFileSync(
+      narrowed,
+      (await import('node:fs'))
+        .readFileSync(narrowed, 'utf8')
+        .replace('  attributes:', '  attributes:')
+        .replace(
+          `      - ${fixture.peopleBase}\n`,
+          `      - ${fixture.peopleBase}\n    filter: "(&(objectClass=inetOrgPerson)(uid=user00*))"\n`,
+        ),
+    );
+    const result = await runCli(['apply', '--config', narrowed]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('maxSourceDropPercent');
+    expect(writes(mock)).toHaveLength(before);
+  });
+
+  it('resumes after being killed mid-apply: converges, and repeats no toggle', async () => {
+    const { config, mock } = await setup({
+      faults: {
+        '*': { latencyMs: 25 },
+        '/multipleusers': { latencyMs: 0 },
+        '/user': { latencyMs: 0 },
+      },
+      overrides: { api: '  concurrency: 1' },
+    });
+    const child = spawnCli(['apply', '--config', config]);
+    for (let i = 0; i < 400 && writes(mock).length < 15; i++) await sleep(10);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const firstRun = writes(mock).length;
+    expect(firstRun).toBeGreaterThanOrEqual(15);
+
+    const resumed = await runCli(['apply', '--config', config]);
+    expect(resumed.stderr).not.toContain('error');
+    expect(resumed.code).toBe(0);
+
+    const done = await runCli(['plan', '--config', config, '--json']);
+    expect((JSON.parse(done.stdout) as { actions: unknown[] }).actions).toEqual([]);
+
+    // Toggles are never repeated for the same user; at most the one write in flight at the kill
+    // (a rank, which cannot be read back) may be sent twice.
+    const all = writes(mock).map((r) => `${r.path} ${JSON.stringify(r.params)}`);
+    const toggles = writes(mock)
+      .filter((r) => r.path === '/togglesuspension')
+      .map((r) => String(r.params['email_id']));
+    expect(new Set(toggles).size).toBe(toggles.length);
+    expect(all.length - new Set(all).size).toBeLessThanOrEqual(1);
+  });
+});
