@@ -7,6 +7,7 @@ import { startMockServer } from '../mock/server.js';
 import type { Env } from '../config/load.js';
 import { applyCommand, configSchemaCommand, planCommand } from './commands.js';
 import { demoCommand } from './demo.js';
+import { checkCommand, explainCommand } from './inspect.js';
 
 const VERSION = '0.1.0';
 
@@ -62,6 +63,27 @@ function buildProgram(
     .option('--json', 'print the run report as JSON')
     .action(async (opts: { config?: string; plan?: string; force?: boolean; json?: boolean }) => {
       result.code = await applyCommand(ctx, opts);
+    });
+
+  program
+    .command('check')
+    .description(
+      'check the config, the LDAP bind and search, and API auth; print counts (changes nothing)',
+    )
+    .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
+    .action(async (opts: { config?: string }) => {
+      result.code = await checkCommand(ctx, opts);
+    });
+
+  program
+    .command('explain')
+    .argument('<email>', 'the user to explain')
+    .description(
+      'one user: directory entry, organization entry, the rules that apply and the actions that would follow',
+    )
+    .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
+    .action(async (email: string, opts: { config?: string }) => {
+      result.code = await explainCommand(ctx, email, opts);
     });
 
   program

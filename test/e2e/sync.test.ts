@@ -211,6 +211,30 @@ describe.skipIf(skip)('dirsync plan and apply against slapd and the mock API', (
     ]);
   });
 
+  it('check binds, searches, authenticates and prints counts; explain shows one user', async () => {
+    const { config, mock } = await setup();
+    const check = await runCli(['check', '--config', config]);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain(
+      `directory  ${slapd.url} (openldap): 299 users with email, 1 without (skipped), 3 groups resolved`,
+    );
+    expect(check.stdout).toContain(
+      `api        ${mock.url}: authenticated; 44 users (43 USER, 1 GUEST)`,
+    );
+    expect(check.stdout).toContain(
+      'matching   39 matched, 43 in scope, 260 in the directory only, 4 in scope but not in the directory, 0 ambiguous',
+    );
+
+    const explain = await runCli(['explain', 'user0002@example.com', '--config', config]);
+    expect(explain.code).toBe(0);
+    expect(explain.stdout).toContain(`directory: uid=user0002,${fixture.peopleBase}`);
+    expect(explain.stdout).toContain(
+      `rank by the rules: ADMIN (member of CN=Admins,${fixture.groupsBase.toUpperCase()})`,
+    );
+    expect(explain.stdout).toContain('~ rank: (unknown) -> ADMIN');
+    expect(writes(mock)).toEqual([]);
+  });
+
   it('refuses an over-budget plan with exit 3 and no write; a reviewed plan or --force applies it', async () => {
     const leavers: SeedUser[] = Array.from({ length: 30 }, (_, i) => ({
       email: `gone${i}@example.com`,

@@ -1,0 +1,149 @@
+import { asEmailId } from '../api/ids.js';
+import type { ExitCode } from '../errors.js';
+import { ConfigError } from '../errors.js';
+import { matchUsers } from '../reconcile/match.js';
+import type { OrgDetails, OrgUser } from '../reconcile/model.js';
+import { desiredRank, inScope, plan } from '../reconcile/plan.js';
+import { renderPlan } from '../reconcile/render.js';
+import { groupsOfInterest, protectedUsers } from '../reconcile/run.js';
+import type { CommandEnv } from './commands.js';
+import { configPath, openRunContext, type RunContext } from './context.js';
+
+async function readBoth(run: RunContext) {
+  const { config, source, api } = run.deps;
+  const started = performance.now();
+  const snapshot = await source.read({ groupsOfInterest: groupsOfInterest(config) });
+  const dirMs = performance.now() - started;
+  const listed = await api.listOrganization();
+  const organization: OrgUser[] = listed.map((u) => ({
+    emailId: u.emailId,
+    userId: u.userId,
+    email: u.email,
+    tag: u.tag,
+    adStatus: u.adStatus,
+  }));
+  return { snapshot, organization, dirMs };
+}
+
+/** `dirsync check`: config, LDAP bind and search, API auth, and counts. Changes nothing. */
+export async function checkCommand(ctx: CommandEnv, opts: { config?: string }): Promise<ExitCode> {
+  const path = configPath(opts.config, ctx.env);
+  const run = openRunContext(path, ctx.env, ctx.io.stderr, { lock: false });
+  const out = (s: string): void => {
+    ctx.io.stdout.write(`${s}\n`);
+  };
+  try {
+    const { config } = run.deps;
+    out(`config     ${path}: valid`);
+    const { snapshot, organization, dirMs } = await readBoth(run);
+    const s = snapshot.stats;
+    out(
+      `directory  ${s.source} (${s.flavor}): ${snapshot.users.length} users with email` +
+        `${s.usersWithoutEmail > 0 ? `, ${s.usersWithoutEmail} without (skipped)` : ''}, ${snapshot.groups.size} groups resolved, ` +
+        `${s.referencesSkipped} continuation references skipped, read in ${(dirMs / 1000).toFixed(1)} s`,
+    );
+    const guests = organization.filter((u) => u.tag === 'GUEST').length;
+    out(
+      `api        ${config.api.baseUrl}: authenticated; ${organization.length} users (${organization.length - guests} USER, ${guests} GUEST)`,
+    );
+    const { matches, ambiguous, unmatched } = matchUsers(snapshot.users, organization);
+    const scoped = organization.filter((u) => inScope(u.email, config.rules));
+    const absent = scoped.filter((u) => u.tag === 'USER' && !matches.has(u.emailId)).length;
+    out(
+      `matching   ${matches.size} matched, ${scoped.length} in scope, ${unmatched.filter((u) => inScope(u.email, config.rules)).length} in the directory only, ` +
+        `${absent} in scope but not in the directory, ${ambiguous.length} ambiguous`,
+    );
+    for (const w of snapshot.warnings.slice(0, 5)) out(`warning    ${w.dn}: ${w.message}`);
+    const sample = scoped.filter((u) => matches.has(u.emailId)).slice(0, 3);
+    for (const u of sample) {
+      const d = matches.get(u.emailId)!;
+      const rank = desiredRank(d, config.rules);
+      out(
+        `sample     ${u.email}: rank ${rank.rank} (${rank.why}), logins [${d.logins.join(', ')}]${d.disabled || d.expired ? ', disabled' : ''}`,
+      );
+    }
+    return 0;
+  } finally {
+    await run.close();
+  }
+}
+
+/** `dirsync explain <email>`: one user's directory entry, organization entry, rules and actions. */
+export async function explainCommand(
+  ctx: CommandEnv,
+  email: string,
+  opts: { config?: string },
+): Promise<ExitCode> {
+  const run = openRunContext(configPath(opts.config, ctx.env), ctx.env, ctx.io.stderr, {
+    lock: false,
+  });
+  const out = (s: string): void => {
+    ctx.io.stdout.write(`${s}\n`);
+  };
+  try {
+    const { config, api, store } = run.deps;
+    const { snapshot, organization } = await readBoth(run);
+    const wanted = email.trim().toLowerCase();
+    const org = organization.find((u) => u.email.toLowerCase() === wanted);
+    const { matches } = matchUsers(snapshot.users, organization);
+    const dir =
+      org === undefined
+        ? snapshot.users.find((u) => u.email === wanted || u.aliases.includes(wanted))
+        : matches.get(org.emailId);
+    if (org === undefined && dir === undefined) {
+      throw new ConfigError(`${email} is neither in the directory nor in the organization`, {
+        hint: 'check the spelling; `dirsync check` shows counts',
+      });
+    }
+    out(`${email}`);
+    out(
+      `  in scope: ${inScope(email, config.rules) ? 'yes' : `no (rules.scope: ${config.rules.scope.emailDomains.join(', ')}; exclude ${config.rules.scope.exclude.length})`}`,
+    );
+    if (dir === undefined) out('  directory: not found (no entry with this email or alias)');
+    else {
+      out(`  directory: ${dir.dn}`);
+      out(`    id ${dir.id}; email ${dir.email}; aliases [${dir.aliases.join(', ')}]`);
+      out(
+        `    logins [${dir.logins.join(', ')}]; smart cards [${dir.smartcards.join(', ')}]; disabled ${dir.disabled}; expired ${dir.expired}`,
+      );
+      out(
+        `    groups that rules name: ${dir.groups.length === 0 ? '(none)' : dir.groups.map((g) => snapshot.groups.get(g) ?? g).join(', ')}`,
+      );
+      const rank = desiredRank(dir, config.rules);
+      out(`    rank by the rules: ${rank.rank} (${rank.why})`);
+    }
+    const details = new Map<number, OrgDetails>();
+    if (org === undefined) out('  organization: not found (this API cannot create users)');
+    else {
+      const d = await api.getUser(asEmailId(org.emailId));
+      details.set(org.emailId, {
+        computerUsernames: d.computerUsernames,
+        smartcards: d.smartcards.map((c) => ({ number: c.number, label: c.label ?? '' })),
+      });
+      out(
+        `  organization: email_id ${org.emailId}, user_id ${org.userId}, ${org.tag}, ${org.adStatus}`,
+      );
+      out(
+        `    computer usernames [${d.computerUsernames.join(', ')}]; smart cards [${d.smartcards.map((c) => c.number).join(', ')}]`,
+      );
+      const record = store.state.users[String(org.emailId)];
+      out(`    state record: ${record === undefined ? '(none yet)' : JSON.stringify(record)}`);
+    }
+    if (org !== undefined) {
+      const p = plan({
+        directory: snapshot.users,
+        organization: [org],
+        details,
+        state: store.state,
+        rules: config.rules,
+        protectedUsers: protectedUsers(config),
+        now: new Date(),
+      });
+      out('');
+      ctx.io.stdout.write(renderPlan({ ...p, notInOrganization: [] }));
+    }
+    return 0;
+  } finally {
+    await run.close();
+  }
+}
