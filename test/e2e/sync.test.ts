@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -286,6 +286,34 @@ describe.skipIf(skip)('dirsync plan and apply against slapd and the mock API', (
     const result = await runCli(['apply', '--config', config]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(message);
+    expect(mock.requests).toEqual([]);
+  });
+
+  it('exits 4 and lists the failure when an action fails, after applying the others', async () => {
+    // An out-of-scope user already holds user0010's card number: its set_smartcards gets a 400.
+    const { config, mock } = await setup({
+      seed: seed([{ email: 'holder@other.example.org', smartcards: [{ number: '100010' }] }]),
+    });
+    const result = await runCli(['apply', '--config', config]);
+    expect(result.code).toBe(4);
+    expect(result.stdout).toMatch(/FAILED set_smartcards user0010@example.com: .*100010/);
+    expect(orgUser(mock, id(11))?.computer_usernames).toEqual(['user0011']);
+    expect(orgUser(mock, id(10))?.smartcards).toEqual([]);
+  });
+
+  it('exits 1 with no write when the users search finds nobody', async () => {
+    const { config, mock, dir } = await setup();
+    const empty = writeConfig(dir, slapd, mock.url, {});
+    writeFileSync(
+      empty,
+      readFileSync(empty, 'utf8').replace(
+        `      - ${fixture.peopleBase}\n`,
+        `      - ${fixture.groupsBase}\n`,
+      ),
+    );
+    const result = await runCli(['apply', '--config', empty]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('returned no user with an email');
     expect(mock.requests).toEqual([]);
   });
 

@@ -1,0 +1,159 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../../src/api/client.js';
+import type { StatePatch } from '../../../src/state/store.js';
+import { applyPlan } from '../../../src/reconcile/apply.js';
+import type { Action, OrgUser, Plan } from '../../../src/reconcile/model.js';
+import type { MockServer } from '../../../src/mock/server.js';
+import { SUPER_TOKEN, aSeed, aSeedUser, startTestMock, stateUser } from '../../support/mock.js';
+
+let server: MockServer | undefined;
+let api: ApiClient | undefined;
+afterEach(async () => {
+  await api?.close();
+  await server?.close();
+});
+
+async function setup(): Promise<{ ids: Record<string, { emailId: number; userId: number }> }> {
+  server = await startTestMock(
+    aSeed([
+      aSeedUser({ email: 'a@corp.example.com' }),
+      aSeedUser({ email: 'b@corp.example.com', smartcards: [{ number: '42' }] }),
+      aSeedUser({ email: 'c@corp.example.com', ad_status: 'SUSPENDED' }),
+    ]),
+  );
+  api = new ApiClient({
+    baseUrl: server.url,
+    token: SUPER_TOKEN,
+    retry: { baseDelayMs: 1, maxDelayMs: 5 },
+  });
+  const ids: Record<string, { emailId: number; userId: number }> = {};
+  for (const e of ['a', 'b', 'c']) {
+    const u = await stateUser(server.url, `${e}@corp.example.com`);
+    ids[e] = { emailId: u!.email_id, userId: u!.user_id };
+  }
+  return { ids };
+}
+
+function aPlan(actions: Action[]): Plan {
+  return {
+    formatVersion: 1,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    actions,
+    notInOrganization: [],
+    ambiguous: [],
+    notes: [],
+    timers: { started: {}, cleared: [] },
+    summary: { directoryUsers: 3, organizationUsers: 3, managedUsers: 3, matched: 3, actions: {} },
+  };
+}
+
+class MemoryJournal {
+  readonly patches: StatePatch[] = [];
+  record(patch: StatePatch): void {
+    this.patches.push(patch);
+  }
+}
+
+describe('applyPlan against the mock API', () => {
+  it('keeps going after a failed action, skips the rest of that user, and journals each success', async () => {
+    const { ids } = await setup();
+    const journal = new MemoryJournal();
+    const a = { email: 'a@corp.example.com', emailId: ids['a']!.emailId, reason: 'test' };
+    const b = { email: 'b@corp.example.com', emailId: ids['b']!.emailId, reason: 'test' };
+    const report = await applyPlan(
+      aPlan([
+        // 42 is b's card: refused with 400 (no allow_duplicates), so a's rank is not sent.
+        { ...a, kind: 'set_smartcards', before: [], after: ['42'] },
+        { ...a, kind: 'set_rank', userId: ids['a']!.userId, before: null, after: 'ADMIN' },
+        { ...b, kind: 'set_computer_usernames', before: [], after: ['bee'] },
+        { ...b, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
+      ]),
+      { api: api!, journal },
+    );
+    expect(report.failed).toBe(1);
+    expect(report.results.map((r) => [r.action.kind, r.outcome])).toEqual(
+      expect.arrayContaining([
+        ['set_smartcards', 'failed'],
+        ['set_rank', 'skipped'],
+        ['set_computer_usernames', 'applied'],
+        ['suspend', 'applied'],
+      ]),
+    );
+    expect(report.results.find((r) => r.outcome === 'failed')?.error).toContain('42');
+    expect(await stateUser(server!.url, 'a@corp.example.com')).toMatchObject({
+      rank: 'REGULAR',
+      smartcards: [],
+    });
+    expect(await stateUser(server!.url, 'b@corp.example.com')).toMatchObject({
+      computer_usernames: ['bee'],
+      ad_status: 'SUSPENDED',
+    });
+    expect(journal.patches).toEqual(
+      expect.arrayContaining([
+        { type: 'user', emailId: b.emailId, set: { email: b.email, computerUsernames: ['bee'] } },
+        { type: 'user', emailId: b.emailId, set: { email: b.email, suspendedByDirsync: true } },
+      ]),
+    );
+    expect(journal.patches.some((p) => p.type === 'user' && p.emailId === a.emailId)).toBe(false);
+  });
+
+  it('skips the actions of a reviewed plan whose target changed since it was made', async () => {
+    const { ids } = await setup();
+    const c = { email: 'c@corp.example.com', emailId: ids['c']!.emailId, reason: 'test' };
+    const now: OrgUser[] = [
+      {
+        emailId: c.emailId,
+        userId: ids['c']!.userId,
+        email: c.email,
+        tag: 'USER',
+        adStatus: 'SUSPENDED',
+      },
+    ];
+    const report = await applyPlan(
+      aPlan([
+        { ...c, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
+        { ...c, kind: 'set_rank', userId: ids['c']!.userId, before: 'ADMIN', after: 'REGULAR' },
+        {
+          email: 'gone@corp.example.com',
+          emailId: 999999,
+          reason: 'test',
+          kind: 'remove',
+          before: 'ACTIVE',
+          after: null,
+        },
+      ]),
+      {
+        api: api!,
+        journal: new MemoryJournal(),
+        currentOrganization: now,
+        currentRanks: new Map([[c.emailId, 'REGULAR']]),
+      },
+    );
+    expect(report.results.map((r) => [r.action.kind, r.outcome, r.error])).toEqual([
+      ['suspend', 'skipped', 'the user is now SUSPENDED'],
+      ['set_rank', 'skipped', 'the rank on record is now REGULAR, not ADMIN'],
+      ['remove', 'skipped', 'the user is no longer in the organization'],
+    ]);
+    expect(server!.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+
+  it('starts no new action once stopped, so in-flight ones can finish and be journaled', async () => {
+    const { ids } = await setup();
+    const stop = new AbortController();
+    stop.abort();
+    const a = { email: 'a@corp.example.com', emailId: ids['a']!.emailId, reason: 'test' };
+    const report = await applyPlan(
+      aPlan([{ ...a, kind: 'set_computer_usernames', before: [], after: ['x'] }]),
+      {
+        api: api!,
+        journal: new MemoryJournal(),
+        signal: stop.signal,
+      },
+    );
+    expect(report.results[0]).toMatchObject({
+      outcome: 'skipped',
+      error: expect.stringContaining('shutdown') as string,
+    });
+    expect(server!.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+});
