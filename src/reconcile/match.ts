@@ -59,16 +59,25 @@ export function matchUsers(
       viaAlias.push(org);
     }
   }
+  // Alias claims are settled together, so the outcome does not depend on listing order: a
+  // person reached through aliases by several accounts matches none of them.
+  const aliasClaims = new Map<DirectoryUser, number>();
+  for (const org of viaAlias) {
+    const candidates = byAlias.get(org.email.trim().toLowerCase()) ?? [];
+    if (candidates.length === 1)
+      aliasClaims.set(candidates[0]!, (aliasClaims.get(candidates[0]!) ?? 0) + 1);
+  }
   for (const org of viaAlias) {
     const candidates = byAlias.get(org.email.trim().toLowerCase()) ?? [];
     if (candidates.length === 0) continue;
-    if (candidates.length === 1 && !claimed.has(candidates[0]!)) {
-      matches.set(org.emailId, candidates[0]!);
-      claimed.add(candidates[0]!);
+    const only = candidates.length === 1 ? candidates[0]! : undefined;
+    if (only !== undefined && !claimed.has(only) && aliasClaims.get(only) === 1) {
+      matches.set(org.emailId, only);
     } else {
       ambiguous.push({ email: org.email, dns: candidates.map((u) => u.dn) });
       ambiguousIds.add(org.emailId);
     }
   }
+  for (const [user] of aliasClaims) claimed.add(user);
   return { matches, ambiguous, ambiguousIds, unmatched: directory.filter((u) => !claimed.has(u)) };
 }

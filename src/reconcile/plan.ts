@@ -41,6 +41,12 @@ export function inScope(email: string, rules: RulesConfig): boolean {
   return rules.scope.emailDomains.some((d) => d.trim().toLowerCase() === domain);
 }
 
+function compareEmails(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : a < b ? -1 : a > b ? 1 : 0;
+}
+
 const sorted = (xs: readonly string[]): string[] => [...xs].sort();
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => {
   const x = sorted(a);
@@ -103,7 +109,13 @@ export function detailReadsNeeded(
     const unknown =
       (wantUsernames && record?.computerUsernames === undefined) ||
       (wantCards && record?.smartcards === undefined);
-    if (options.sweep || unknown) out.push(org.emailId);
+    // /modifysmartcard replaces the whole list and the record keeps numbers only: read the
+    // labels of a user whose cards are about to change, so the cards kept keep their label.
+    const cardsChange =
+      wantCards &&
+      record?.smartcards !== undefined &&
+      !sameSet(record.smartcards, matches.get(org.emailId)!.smartcards);
+    if (options.sweep || unknown || cardsChange) out.push(org.emailId);
   }
   return out;
 }
@@ -159,7 +171,12 @@ export function plan(input: PlanInput): Plan {
   for (const org of input.organization) {
     if (!inScope(org.email, rules)) continue;
     managed++;
-    if (ambiguousIds.has(org.emailId)) continue;
+    if (ambiguousIds.has(org.emailId)) {
+      // Present in the directory (more than once): not absent, so no removal timer runs.
+      if (state.users[String(org.emailId)]?.missingSince !== undefined)
+        timers.cleared.push(org.emailId);
+      continue;
+    }
     const ctx: UserContext = {
       org,
       record: state.users[String(org.emailId)],
@@ -192,7 +209,7 @@ export function plan(input: PlanInput): Plan {
     notInOrganization: unmatched
       .filter((u) => inScope(u.email, rules))
       .map((u) => ({ email: u.email, dn: u.dn }))
-      .sort((a, b) => (a.email < b.email ? -1 : 1)),
+      .sort((a, b) => compareEmails(a.email, b.email)),
     ambiguous,
     notes,
     timers,

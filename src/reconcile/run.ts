@@ -96,19 +96,35 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   if (ids.length > 0) logger.info('user details read', { users: ids.length, sweep });
 
   const plan = makePlan({ ...base, details });
-  const trips = checkRails(plan, { safety: config.safety, state: store.state });
+  const trips = checkRails(plan, {
+    safety: config.safety,
+    state: store.state,
+    protectedUsers: protectedUsers(config),
+  });
   return { plan, trips, organization, details, sweep, directoryUsers: snapshot.users.length };
 }
 
+const FIXED_RAIL_HINTS: Record<string, string> = {
+  emptyRead:
+    'check source.users.baseDns and source.users.filter: an empty read never leads to changes',
+  maxSourceDropPercent:
+    'check the directory and the bind account first; if it really shrank, raise safety.maxSourceDropPercent for one run',
+  lastSuper:
+    'keep at least one SUPER: fix rules.ranks.SUPER or the group membership in the directory',
+  protectedUsers:
+    'take the user out of safety.protectedUsers / api.tokenOwner, or fix the rules or the directory',
+};
+
 export function railError(trips: readonly RailTrip[]): SafetyError {
-  const overridable = trips.every((t) => t.overridable);
+  const fixed = trips.filter((t) => !t.overridable);
+  const hint =
+    fixed.length > 0
+      ? fixed.map((t) => FIXED_RAIL_HINTS[t.rail] ?? 'fix the directory or the rules').join('; ') +
+        ' (--force does not override these)'
+      : 'review the plan with `dirsync plan --out plan.json`, then apply exactly it with `dirsync apply --plan plan.json`, or rerun with --force; or raise the limits under safety: in the config';
   return new SafetyError(
     `safety rails refused the plan:\n${trips.map((t) => `  ${t.rail}: ${t.message}`).join('\n')}`,
-    {
-      hint: overridable
-        ? 'review the plan with `dirsync plan --out plan.json`, then apply exactly it with `dirsync apply --plan plan.json`, or rerun with --force; or raise the limits under safety: in the config'
-        : 'these rails protect invariants and cannot be overridden: fix the directory or the rules',
-    },
+    { hint },
   );
 }
 
@@ -170,6 +186,7 @@ export function writeReport(statePath: string, report: RunReport): string {
 export const RAILS = [
   'emptyRead',
   'maxSourceDropPercent',
+  'protectedUsers',
   'maxDeletes',
   'maxDeletePercent',
   'maxSuspends',
@@ -202,9 +219,11 @@ export async function applyRun(
   let trips = planned.trips;
   if (options.reviewed !== undefined) {
     plan = options.reviewed;
-    trips = checkRails(plan, { safety: config.safety, state: store.state }).filter(
-      (t) => !t.overridable,
-    );
+    trips = checkRails(plan, {
+      safety: config.safety,
+      state: store.state,
+      protectedUsers: protectedUsers(config),
+    }).filter((t) => !t.overridable);
     if (invariantTrips.some((t) => t.rail === 'emptyRead')) trips.push(...invariantTrips);
   }
   const blocking = trips.filter((t) => !t.overridable || options.force !== true);

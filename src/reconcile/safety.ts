@@ -13,6 +13,8 @@ export interface RailTrip {
 export interface RailContext {
   safety: SafetyConfig;
   state: StateRecord;
+  /** Emails never demoted, suspended or removed (safety.protectedUsers and api.tokenOwner). */
+  protectedUsers?: readonly string[];
 }
 
 /**
@@ -40,7 +42,7 @@ export function checkRails(plan: Plan, ctx: RailContext): RailTrip[] {
       trips.push({
         rail: 'maxSourceDropPercent',
         message: `the directory holds ${s.directoryUsers} users, ${drop.toFixed(1)}% fewer than the ${previous} of the last complete read (limit ${safety.maxSourceDropPercent}%)`,
-        overridable: true,
+        overridable: false,
       });
     }
   }
@@ -78,14 +80,37 @@ export function checkRails(plan: Plan, ctx: RailContext): RailTrip[] {
       overridable: true,
     });
   }
+  const level = { REGULAR: 0, ADMIN: 1, SUPER: 2 } as Record<string, number>;
   const grants = count(
-    (a) => a.kind === 'set_rank' && (a.after === 'ADMIN' || a.after === 'SUPER'),
+    (a) =>
+      a.kind === 'set_rank' &&
+      (a.after === 'ADMIN' || a.after === 'SUPER') &&
+      (a.before === null || (level[String(a.after)] ?? 0) > (level[String(a.before)] ?? 0)),
   );
   if (grants > safety.maxPrivilegedGrants) {
     trips.push({
       rail: 'maxPrivilegedGrants',
       message: `the plan grants ADMIN or SUPER to ${grants} users (limit ${safety.maxPrivilegedGrants})`,
       overridable: true,
+    });
+  }
+
+  // Protected users: the planner never plans against them, but a reviewed plan may predate the list.
+  const protectedSet = new Set((ctx.protectedUsers ?? []).map((e) => e.trim().toLowerCase()));
+  const hits = plan.actions.filter(
+    (a) =>
+      protectedSet.has(a.email.trim().toLowerCase()) &&
+      (a.kind === 'suspend' ||
+        a.kind === 'remove' ||
+        (a.kind === 'set_rank' &&
+          (level[String(a.after)] ?? 0) <
+            (a.before === null ? 2 : (level[String(a.before)] ?? 0)))),
+  );
+  if (hits.length > 0) {
+    trips.push({
+      rail: 'protectedUsers',
+      message: `the plan demotes, suspends or removes protected users: ${[...new Set(hits.map((a) => a.email))].join(', ')}`,
+      overridable: false,
     });
   }
 
@@ -100,7 +125,7 @@ export function checkRails(plan: Plan, ctx: RailContext): RailTrip[] {
     if (a.kind === 'set_rank') {
       if (a.after === 'SUPER') supers.add(a.emailId);
       else if (supers.delete(a.emailId)) losesSuper = true;
-    } else if (a.kind === 'remove' && supers.delete(a.emailId)) {
+    } else if ((a.kind === 'remove' || a.kind === 'suspend') && supers.delete(a.emailId)) {
       losesSuper = true;
     }
   }

@@ -302,7 +302,7 @@ describe.skipIf(skip)('dirsync plan and apply against slapd and the mock API', (
   });
 
   it('exits 1 with no write when the users search finds nobody', async () => {
-    const { config, mock, dir } = await setup();
+    const { mock, dir } = await setup();
     const empty = writeConfig(dir, slapd, mock.url, {});
     writeFileSync(
       empty,
