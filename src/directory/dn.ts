@@ -78,6 +78,16 @@ function splitUnescaped(s: string, seps: string): string[] {
  * Multi-valued RDNs are sorted so their order does not matter.
  */
 export function normalizeDn(dn: string): string {
+  if (PLAIN_DN.test(dn)) return dn.toLowerCase();
+  return normalizeDnSlow(dn);
+}
+
+// One AVA per RDN, a plain attribute type, nothing to unescape, unquote, trim or re-escape: the
+// canonical form of such a DN (nearly every DN a directory returns) is its lower case.
+const PLAIN_AVA = String.raw`[A-Za-z][A-Za-z0-9-]*=[^\s,=+"\\<>;#](?:[^,=+"\\<>;]*[^\s,=+"\\<>;])?`;
+const PLAIN_DN = new RegExp(`^${PLAIN_AVA}(?:,${PLAIN_AVA})*$`);
+
+export function normalizeDnSlow(dn: string): string {
   const trimmed = dn.trim();
   if (trimmed === '') return '';
   return splitUnescaped(trimmed, ',;')

@@ -74,13 +74,23 @@ export function resolveMemberships(
     return seen;
   };
 
+  // Users with the same direct groups have the same effective groups: compute each such set
+  // once (keyed by group indices, which cannot collide the way joined DNs could).
+  const index = new Map(groups.map((g, i) => [g.dn, i]));
+  const byDirect = new Map<string, string[]>();
   const result = new Map<string, string[]>();
   for (const user of users) {
     const direct = parents.get(user.dn);
     if (direct === undefined) continue;
-    const all = new Set<string>();
-    for (const group of direct) for (const g of ancestors(group)) all.add(g);
-    result.set(user.dn, [...all].sort());
+    const key = Array.from(direct, (g) => index.get(g)).join(',');
+    let effective = byDirect.get(key);
+    if (effective === undefined) {
+      const all = new Set<string>();
+      for (const group of direct) for (const g of ancestors(group)) all.add(g);
+      effective = [...all].sort();
+      byDirect.set(key, effective);
+    }
+    result.set(user.dn, effective.slice());
   }
   return result;
 }

@@ -95,7 +95,8 @@ export class LdapSource implements DirectorySource {
           ? await this.resolveInChain(conn, flavor, interest)
           : await this.resolveClientSide(conn, flavor, users);
 
-      for (const w of warnings.slice(0, 50)) this.logger.warn('directory entry read in part', { dn: w.dn, problem: w.message });
+      for (const w of warnings.slice(0, 50))
+        this.logger.warn('directory entry read in part', { dn: w.dn, problem: w.message });
       return assembleSnapshot({
         users,
         memberships: resolved.memberships,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstRdnValue, isUnder, normalizeDn } from '../../../src/directory/dn.js';
+import { firstRdnValue, isUnder, normalizeDn, normalizeDnSlow } from '../../../src/directory/dn.js';
 import { compileFilter } from '../../../src/directory/filter.js';
 import { parseLdif } from '../../../src/directory/ldif/parse.js';
 import { values, type RawEntry } from '../../../src/directory/model.js';
@@ -116,5 +116,27 @@ describe('parseLdif', () => {
     expect(error).toBeInstanceOf(DirectoryError);
     expect((error as Error).message).toContain(`bad.ldif, ${line}`);
     expect((error as Error).message).toContain(message);
+  });
+});
+
+describe('normalizeDn fast path', () => {
+  it('gives the same result as the full parser on DNs built from awkward characters', () => {
+    // A small deterministic generator: letters, spaces, escapes, quotes, plus and hash.
+    let seed = 42;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const pieces = ['a', 'B', ' ', '\\,', '\\2C', '"', '+', '#', 'é', '-', '=', 'x y', '\\ '];
+    for (let i = 0; i < 5000; i++) {
+      const rdns = Array.from({ length: 1 + next(4) }, () => {
+        const value = Array.from({ length: 1 + next(5) }, () => pieces[next(pieces.length)]).join(
+          '',
+        );
+        return `${['cn', 'OU', 'dc', 'uid'][next(4)]}${next(3) === 0 ? ' ' : ''}=${value}`;
+      });
+      const dn = rdns.join(next(4) === 0 ? ', ' : ',');
+      expect(normalizeDn(dn), dn).toBe(normalizeDnSlow(dn));
+    }
   });
 });
