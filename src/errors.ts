@@ -39,7 +39,18 @@ export class ApiError extends DirsyncError {
 }
 
 /** A safety rail refused the plan (exit code 3). */
-export class SafetyError extends DirsyncError {}
+export class SafetyError extends DirsyncError {
+  /** The rails that refused the plan (`maxDeletes`, `lastSuper`, ...). */
+  readonly rails: readonly string[];
+
+  constructor(
+    message: string,
+    options?: { cause?: unknown; hint?: string; rails?: readonly string[] },
+  ) {
+    super(message, options);
+    this.rails = options?.rails ?? [];
+  }
+}
 
 export type ExitCode = 0 | 1 | 2 | 3 | 4;
 

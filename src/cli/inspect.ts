@@ -2,10 +2,10 @@ import { asEmailId } from '../api/ids.js';
 import type { ExitCode } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import { matchUsers } from '../reconcile/match.js';
-import type { OrgDetails, OrgUser } from '../reconcile/model.js';
+import type { OrgDetails } from '../reconcile/model.js';
 import { desiredRank, inScope, plan } from '../reconcile/plan.js';
 import { renderPlan } from '../reconcile/render.js';
-import { groupsOfInterest, protectedUsers } from '../reconcile/run.js';
+import { groupsOfInterest, protectedUsers, readOrganization } from '../reconcile/run.js';
 import type { CommandEnv } from './commands.js';
 import { configPath, openRunContext, type RunContext } from './context.js';
 
@@ -14,14 +14,7 @@ async function readBoth(run: RunContext) {
   const started = performance.now();
   const snapshot = await source.read({ groupsOfInterest: groupsOfInterest(config) });
   const dirMs = performance.now() - started;
-  const listed = await api.listOrganization();
-  const organization: OrgUser[] = listed.map((u) => ({
-    emailId: u.emailId,
-    userId: u.userId,
-    email: u.email,
-    tag: u.tag,
-    adStatus: u.adStatus,
-  }));
+  const organization = await readOrganization(api);
   return { snapshot, organization, dirMs };
 }
 

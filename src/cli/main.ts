@@ -6,6 +6,7 @@ import { loadSeedFile } from '../mock/seed.js';
 import { startMockServer } from '../mock/server.js';
 import type { Env } from '../config/load.js';
 import { applyCommand, configSchemaCommand, planCommand } from './commands.js';
+import { daemonCommand } from './daemon-command.js';
 import { demoCommand } from './demo.js';
 import { checkCommand, explainCommand } from './inspect.js';
 
@@ -63,6 +64,16 @@ function buildProgram(
     .option('--json', 'print the run report as JSON')
     .action(async (opts: { config?: string; plan?: string; force?: boolean; json?: boolean }) => {
       result.code = await applyCommand(ctx, opts);
+    });
+
+  program
+    .command('daemon')
+    .description(
+      'run on schedule.cron (and once at start); serve /healthz, /readyz and /metrics on server.port',
+    )
+    .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
+    .action(async (opts: { config?: string }) => {
+      result.code = await daemonCommand(ctx, opts);
     });
 
   program

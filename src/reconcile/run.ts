@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { UsersApi } from '../api/client.js';
 import { asEmailId } from '../api/ids.js';
@@ -50,6 +50,18 @@ export function protectedUsers(config: Config): string[] {
   return list;
 }
 
+/** Both listings (users and guests), as the planner sees them. */
+export async function readOrganization(api: UsersApi): Promise<OrgUser[]> {
+  const listed = await api.listOrganization();
+  return listed.map((u) => ({
+    emailId: u.emailId,
+    userId: u.userId,
+    email: u.email,
+    tag: u.tag,
+    adStatus: u.adStatus,
+  }));
+}
+
 /** read directory -> read organization -> detail reads -> plan -> rails. Writes nothing. */
 export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   const { config, source, api, store } = deps;
@@ -63,14 +75,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
     ms: Math.round(snapshot.stats.durationMs),
   });
 
-  const listed = await api.listOrganization();
-  const organization: OrgUser[] = listed.map((u) => ({
-    emailId: u.emailId,
-    userId: u.userId,
-    email: u.email,
-    tag: u.tag,
-    adStatus: u.adStatus,
-  }));
+  const organization = await readOrganization(api);
   logger.info('organization read', { users: organization.length });
 
   const base = {
@@ -124,7 +129,7 @@ export function railError(trips: readonly RailTrip[]): SafetyError {
       : 'review the plan with `dirsync plan --out plan.json`, then apply exactly it with `dirsync apply --plan plan.json`, or rerun with --force; or raise the limits under safety: in the config';
   return new SafetyError(
     `safety rails refused the plan:\n${trips.map((t) => `  ${t.rail}: ${t.message}`).join('\n')}`,
-    { hint },
+    { hint, rails: trips.map((t) => t.rail) },
   );
 }
 
@@ -175,11 +180,20 @@ export function recordReadState(store: StateStore, planned: PlannedRun, now: Dat
   store.record({ type: 'read', at, directoryUsers: planned.directoryUsers });
 }
 
+/** How many run reports are kept next to the state record. */
+export const KEEP_REPORTS = 100;
+
 export function writeReport(statePath: string, report: RunReport): string {
   const dir = join(dirname(statePath), 'reports');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `run-${report.startedAt.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  // Keep the newest reports only: a daemon on */30 writes 48 a day.
+  const old = readdirSync(dir)
+    .filter((f) => f.startsWith('run-') && f.endsWith('.json'))
+    .sort()
+    .slice(0, -KEEP_REPORTS);
+  for (const f of old) rmSync(join(dir, f), { force: true });
   return file;
 }
 

@@ -21,6 +21,10 @@ export interface RailContext {
  * Judges a plan before anything is sent. Returns every rail it trips; an empty list means go.
  * Incomplete reads never reach here: a partial read is an error before planning.
  */
+const LEVELS: Record<string, number> = { REGULAR: 0, ADMIN: 1, SUPER: 2 };
+/** A rank's power; an unknown rank counts as none. */
+const level = (rank: unknown): number => (typeof rank === 'string' ? (LEVELS[rank] ?? 0) : 0);
+
 export function checkRails(plan: Plan, ctx: RailContext): RailTrip[] {
   const { safety, state } = ctx;
   const trips: RailTrip[] = [];
@@ -80,12 +84,11 @@ export function checkRails(plan: Plan, ctx: RailContext): RailTrip[] {
       overridable: true,
     });
   }
-  const level = { REGULAR: 0, ADMIN: 1, SUPER: 2 } as Record<string, number>;
   const grants = count(
     (a) =>
       a.kind === 'set_rank' &&
       (a.after === 'ADMIN' || a.after === 'SUPER') &&
-      (a.before === null || (level[String(a.after)] ?? 0) > (level[String(a.before)] ?? 0)),
+      (a.before === null || level(a.after) > level(a.before)),
   );
   if (grants > safety.maxPrivilegedGrants) {
     trips.push({
@@ -102,9 +105,7 @@ export function checkRails(plan: Plan, ctx: RailContext): RailTrip[] {
       protectedSet.has(a.email.trim().toLowerCase()) &&
       (a.kind === 'suspend' ||
         a.kind === 'remove' ||
-        (a.kind === 'set_rank' &&
-          (level[String(a.after)] ?? 0) <
-            (a.before === null ? 2 : (level[String(a.before)] ?? 0)))),
+        (a.kind === 'set_rank' && level(a.after) < (a.before === null ? 2 : level(a.before)))),
   );
   if (hits.length > 0) {
     trips.push({
