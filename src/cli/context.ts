@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { isAbsolute, resolve, dirname } from 'node:path';
 import { createApiClient, type ApiClient } from '../api/client.js';
 import { loadConfig, type Env, type LoadedConfig } from '../config/load.js';
 import { createDirectorySource } from '../directory/index.js';
@@ -37,11 +36,7 @@ export function openRunContext(
     stream: stderr,
     ...(config.log.format === 'auto' ? {} : { format: config.log.format }),
   }).child({ runId });
-  const baseDir = dirname(resolve(path));
-  const statePath = isAbsolute(config.state.path)
-    ? config.state.path
-    : resolve(baseDir, config.state.path);
-  const store = StateStore.open(statePath, config.api.baseUrl);
+  const store = StateStore.open(config.state.path, config.api.baseUrl);
   if (options.lock) store.lock();
   const api = createApiClient({
     baseUrl: config.api.baseUrl,

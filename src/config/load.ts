@@ -173,9 +173,13 @@ export function loadConfig(path: string, env: Env): LoadedConfig {
         hint: 'set source.bindPasswordFile (or source.bindPassword: ${LDAP_PASSWORD})',
       });
     }
-  } else {
-    const file = config.source.file;
-    if (!isAbsolute(file)) config.source.file = resolve(baseDir, file);
   }
+  // Every relative path in the config is relative to the config file, not to the working folder.
+  const here = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  if (config.source.type === 'ldif') config.source.file = here(config.source.file);
+  else if (config.source.tls.caFile !== undefined)
+    config.source.tls.caFile = here(config.source.tls.caFile);
+  if (config.api.tls.caFile !== undefined) config.api.tls.caFile = here(config.api.tls.caFile);
+  config.state.path = here(config.state.path);
   return { config, secrets: { bindPassword, token }, path };
 }

@@ -1,0 +1,49 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './support.js';
+
+describe('dirsync CLI', () => {
+  it('runs the embedded demo: plan, apply, and a second plan with nothing to do (npm start)', async () => {
+    const result = await runCli(['demo']);
+    expect(result.code).toBe(0);
+    const [, first, applied, second] = result.stdout.split('\n=== ');
+    expect(first).toContain(
+      'Plan: 1 to promote, 0 to unsuspend, 8 username changes, 1 smart card changes, 9 rank changes, 2 to suspend, 0 to remove.',
+    );
+    expect(applied).toMatch(/set_rank: 9 applied/);
+    expect(second).toContain('No changes. The organization matches the directory.');
+  });
+
+  it('exits 2 on a config error, naming the key, with a To fix line and no stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dirsync-cli-'));
+    const config = join(dir, 'dirsync.yaml');
+    writeFileSync(
+      config,
+      'source: { type: ldif, file: x.ldif }\napi: { baseUrl: https://api.example.com, token: t }\nrules: { scope: { emailDomains: [x.com] } }\nsafety: { maxDeletes: many }\n',
+    );
+    const result = await runCli(['plan', '--config', config]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`config ${config} is invalid`);
+    expect(result.stderr).toContain('safety.maxDeletes');
+    expect(result.stderr).toContain('To fix:');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 2 when the config file is missing, and reads DIRSYNC_CONFIG', async () => {
+    const result = await runCli(['plan'], { DIRSYNC_CONFIG: '/nonexistent/dirsync.yaml' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('config /nonexistent/dirsync.yaml cannot be read (ENOENT)');
+  });
+
+  it('prints the version and the config schema', async () => {
+    expect((await runCli(['--version'])).stdout.trim()).toBe('0.1.0');
+    const schema = JSON.parse((await runCli(['config', 'schema'])).stdout) as {
+      properties: Record<string, unknown>;
+    };
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(['source', 'api', 'rules', 'safety']),
+    );
+  });
+});
