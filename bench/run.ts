@@ -1,7 +1,9 @@
 /**
- * `npm run bench`: every benchmark, printed as a table and written to bench/results.json.
- * Not part of `npm test`; needs `npm run build` first (done by `npm ci`).
+ * `npm run bench`: every benchmark, one after the other, printed and written to
+ * bench/results.json. Not part of `npm test`; needs `npm run build` first (done by `npm ci`) and,
+ * for the directory read, slapd (the same Debian packages as the tests).
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +16,27 @@ console.log(`machine: ${machine}\n`);
 const mock = await benchMockApi();
 printMockBench(mock);
 
+/** The other benchmarks run in their own processes, so one's heap does not weigh on the next. */
+function runScript(name: string): { status: number | null; output: string } {
+  console.log(`\n== ${name}`);
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', name)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  process.stdout.write(result.stdout);
+  return { status: result.status, output: result.stdout };
+}
+
+const apiClient = runScript('api-client.ts');
+const directoryRead = runScript('directory-read.ts');
+
 writeFileSync(
   join(ROOT, 'bench/results.json'),
-  JSON.stringify({ machine, date: new Date().toISOString(), mock }, null, 2) + '\n',
+  JSON.stringify(
+    { machine, date: new Date().toISOString(), mock, apiClient, directoryRead },
+    null,
+    2,
+  ) + '\n',
 );
 console.log('\nwritten to bench/results.json');
