@@ -4,7 +4,7 @@ import { Config } from '../config/schema.js';
 import type { Env } from '../config/load.js';
 import { ConfigError, type ExitCode } from '../errors.js';
 import type { Plan } from '../reconcile/model.js';
-import { renderPlan } from '../reconcile/render.js';
+import { renderPlan, useColor } from '../reconcile/render.js';
 import { applyRun, planRun, railError } from '../reconcile/run.js';
 import { configPath, openRunContext } from './context.js';
 import type { CliIo } from './main.js';
@@ -29,7 +29,7 @@ export async function planCommand(
     if (opts.json === true) {
       ctx.io.stdout.write(JSON.stringify({ ...planned.plan, rails: planned.trips }) + '\n');
     } else {
-      ctx.io.stdout.write(renderPlan(planned.plan));
+      ctx.io.stdout.write(renderPlan(planned.plan, { color: useColor(ctx.io.stdout, ctx.env) }));
       if (planned.trips.length > 0) {
         ctx.io.stdout.write(
           `\nSafety rails that \`dirsync apply\` would trip:\n${planned.trips.map((t) => `  ${t.rail}: ${t.message}`).join('\n')}\n`,
@@ -91,7 +91,7 @@ export async function applyCommand(
     if (opts.json === true) {
       ctx.io.stdout.write(JSON.stringify(report) + '\n');
     } else {
-      ctx.io.stdout.write(renderPlan(plan));
+      ctx.io.stdout.write(renderPlan(plan, { color: useColor(ctx.io.stdout, ctx.env) }));
       const lines = Object.entries(report.counts).map(
         ([kind, c]) =>
           `  ${kind}: ${Object.entries(c)

@@ -47,13 +47,21 @@ export function openRunContext(
     env,
     logger,
   });
+  // A progress line on a terminal only: overwritten in place, cleared when the reads are done.
+  const tty = 'isTTY' in stderr && stderr.isTTY === true;
+  const progress = tty
+    ? (message: string): void => {
+        stderr.write(`\r\x1b[K${message === '' ? '' : `dirsync: ${message}...`}`);
+      }
+    : undefined;
   const source = createDirectorySource(config.source, {
     bindPassword: secrets.bindPassword,
     logger,
+    ...(progress === undefined ? {} : { onProgress: progress }),
   });
   return {
     loaded,
-    deps: { config, source, api, store, logger },
+    deps: { config, source, api, store, logger, ...(progress === undefined ? {} : { progress }) },
     logger,
     runId,
     close: async () => {

@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import { matchUsers } from '../reconcile/match.js';
 import type { OrgDetails } from '../reconcile/model.js';
 import { desiredRank, inScope, plan } from '../reconcile/plan.js';
-import { renderPlan } from '../reconcile/render.js';
+import { renderPlan, useColor } from '../reconcile/render.js';
 import { groupsOfInterest, protectedUsers, readOrganization } from '../reconcile/run.js';
 import type { CommandEnv } from './commands.js';
 import { configPath, openRunContext, type RunContext } from './context.js';
@@ -133,7 +133,9 @@ export async function explainCommand(
         now: new Date(),
       });
       out('');
-      ctx.io.stdout.write(renderPlan({ ...p, notInOrganization: [] }));
+      ctx.io.stdout.write(
+        renderPlan({ ...p, notInOrganization: [] }, { color: useColor(ctx.io.stdout, ctx.env) }),
+      );
     }
     return 0;
   } finally {

@@ -37,7 +37,32 @@ function show(value: unknown): string {
 }
 
 /** The plan for a person, like a terraform plan: grouped by user, +/~/!/-, a summary line. */
-export function renderPlan(plan: Plan): string {
+export interface RenderOptions {
+  /** ANSI colours: only on a terminal, and never when NO_COLOR is set. */
+  color?: boolean;
+}
+
+const COLOR: Record<string, string> = {
+  '+': '\x1b[32m',
+  '~': '\x1b[33m',
+  '!': '\x1b[35m',
+  '-': '\x1b[31m',
+};
+const DIM = '\x1b[2m';
+const RESET = '\x1b[0m';
+
+/** Whether output to `stream` may be coloured: a TTY, and NO_COLOR unset or empty (no-color.org). */
+export function useColor(
+  stream: NodeJS.WritableStream,
+  env: Readonly<Record<string, string | undefined>>,
+): boolean {
+  const tty = 'isTTY' in stream && stream.isTTY === true;
+  return tty && (env['NO_COLOR'] === undefined || env['NO_COLOR'] === '');
+}
+
+export function renderPlan(plan: Plan, options: RenderOptions = {}): string {
+  const paint = (code: string, text: string): string =>
+    options.color === true ? `${code}${text}${RESET}` : text;
   const lines: string[] = [];
   const s = plan.summary;
   const users = new Set(plan.actions.map((a) => a.email));
@@ -55,7 +80,10 @@ export function renderPlan(plan: Plan): string {
       a.kind === 'remove' || a.kind === 'promote_guest' || a.kind.endsWith('suspend')
         ? ''
         : `: ${show(a.before)} -> ${show(a.after)}`;
-    lines.push(`    ${SYMBOL[a.kind]} ${LABEL[a.kind]}${change}    # ${a.reason}`);
+    const symbol = SYMBOL[a.kind];
+    lines.push(
+      `    ${paint(COLOR[symbol] ?? '', `${symbol} ${LABEL[a.kind]}${change}`)}    ${paint(DIM, `# ${a.reason}`)}`,
+    );
   }
   if (plan.notInOrganization.length > 0) {
     lines.push(

@@ -20,6 +20,8 @@ export interface RunDeps {
   store: StateStore;
   logger?: Logger;
   clock?: () => Date;
+  /** A progress line for long reads (set only when stderr is a terminal). */
+  progress?: (message: string) => void;
 }
 
 export interface PlannedRun {
@@ -68,7 +70,10 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   const logger = deps.logger ?? createSilentLogger();
   const now = (deps.clock ?? (() => new Date()))();
 
+  const progress = deps.progress ?? (() => undefined);
+  progress('reading the directory');
   const snapshot = await source.read({ groupsOfInterest: groupsOfInterest(config) });
+  progress('reading the organization');
   logger.info('directory read', {
     users: snapshot.users.length,
     source: snapshot.stats.source,
@@ -91,6 +96,8 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   const details = new Map<number, OrgDetails>();
   await Promise.all(
     ids.map(async (id) => {
+      if (details.size % 100 === 0)
+        progress(`reading user details: ${details.size} of ${ids.length}`);
       const d = await api.getUser(asEmailId(id));
       details.set(id, {
         computerUsernames: d.computerUsernames,
@@ -100,6 +107,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   );
   if (ids.length > 0) logger.info('user details read', { users: ids.length, sweep });
 
+  progress('');
   const plan = makePlan({ ...base, details });
   const trips = checkRails(plan, {
     safety: config.safety,

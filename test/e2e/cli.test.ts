@@ -31,6 +31,31 @@ describe('dirsync CLI', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('exits 2 on an unknown key with a suggestion, and on a missing secret file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dirsync-cli-'));
+    const typo = join(dir, 'typo.yaml');
+    writeFileSync(
+      typo,
+      'source: { type: ldif, file: x.ldif }\napi: { baseUrl: https://api.example.com, token: t }\nrules: { scope: { emailDomain: [x.com] } }\n',
+    );
+    const unknown = await runCli(['plan', '--config', typo]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(
+      'rules.scope.emailDomain: unknown key; did you mean emailDomains?',
+    );
+
+    const secret = join(dir, 'secret.yaml');
+    writeFileSync(
+      secret,
+      'source: { type: ldif, file: x.ldif }\napi: { baseUrl: https://api.example.com, tokenFile: missing-token }\nrules: { scope: { emailDomains: [x.com] } }\n',
+    );
+    const missing = await runCli(['plan', '--config', secret]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(
+      `config key api.tokenFile names ${join(dir, 'missing-token')}, which cannot be read (ENOENT)`,
+    );
+  });
+
   it('exits 2 when the config file is missing, and reads DIRSYNC_CONFIG', async () => {
     const result = await runCli(['plan'], { DIRSYNC_CONFIG: '/nonexistent/dirsync.yaml' });
     expect(result.code).toBe(2);

@@ -32,6 +32,8 @@ export interface LdapSourceDeps {
   bindPassword?: string | undefined;
   logger?: Logger;
   clock?: () => Date;
+  /** Told how the read advances (a page at a time), for a progress line on a terminal. */
+  onProgress?: (message: string) => void;
 }
 
 const IN_CHAIN = '1.2.840.113556.1.4.1941';
@@ -154,6 +156,7 @@ export class LdapSource implements DirectorySource {
         binaryAttributes: flavor.binaryAttributes,
       })) {
         count += page.length;
+        this.deps.onProgress?.(`reading users under ${base}: ${count}`);
         for (const entry of page) {
           const mapped = mapUser(entry, flavor, now, warnings);
           if (mapped === undefined) withoutEmail++;
