@@ -44,10 +44,15 @@ export interface ApplyReport {
 }
 
 /** Why a reviewed plan's action no longer fits the organization, or undefined. */
-function staleReason(action: Action, options: ApplyOptions): string | undefined {
+function staleReason(
+  action: Action,
+  options: Omit<ApplyOptions, 'currentOrganization'> & {
+    currentOrganization?: ReadonlyMap<number, OrgUser>;
+  },
+): string | undefined {
   const org = options.currentOrganization;
   if (org === undefined) return undefined;
-  const user = org.find((u) => u.emailId === action.emailId);
+  const user = org.get(action.emailId);
   if (user === undefined) return 'the user is no longer in the organization';
   switch (action.kind) {
     case 'promote_guest':
@@ -131,6 +136,11 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     else list.push(a);
   }
   const queue = [...byUser.values()];
+  const current =
+    options.currentOrganization === undefined
+      ? undefined
+      : new Map(options.currentOrganization.map((u) => [u.emailId, u]));
+  const staleOptions = { ...options, currentOrganization: current };
   const results: ActionResult[] = [];
   const done = (result: ActionResult): void => {
     results.push(result);
@@ -142,7 +152,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       let blocked: string | undefined;
       for (const action of chain) {
         if (options.signal?.aborted === true) blocked ??= 'stopped before it was sent (shutdown)';
-        const stale = blocked ?? staleReason(action, options);
+        const stale = blocked ?? staleReason(action, staleOptions);
         if (stale !== undefined) {
           done({ action, outcome: 'skipped', error: stale });
           continue;

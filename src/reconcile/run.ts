@@ -157,16 +157,15 @@ export interface RunReport {
 /** Records what the read established, before any action: timers, details read, read size. */
 export function recordReadState(store: StateStore, planned: PlannedRun, now: Date): void {
   const at = now.toISOString();
+  const emails = new Map(planned.organization.map((u) => [u.emailId, u.email]));
+  const emailOf = (id: number): string =>
+    emails.get(id) ?? store.state.users[String(id)]?.email ?? '';
   for (const [id, d] of planned.details) {
-    const email =
-      planned.organization.find((u) => u.emailId === id)?.email ??
-      store.state.users[String(id)]?.email ??
-      '';
     store.record({
       type: 'user',
       emailId: id,
       set: {
-        email,
+        email: emailOf(id),
         computerUsernames: [...d.computerUsernames].sort(),
         smartcards: d.smartcards.map((c) => c.number).sort(),
         verifiedAt: at,
@@ -174,14 +173,17 @@ export function recordReadState(store: StateStore, planned: PlannedRun, now: Dat
     });
   }
   for (const [id, since] of Object.entries(planned.plan.timers.started)) {
-    const email = planned.organization.find((u) => u.emailId === Number(id))?.email ?? '';
-    store.record({ type: 'user', emailId: Number(id), set: { email, missingSince: since } });
+    store.record({
+      type: 'user',
+      emailId: Number(id),
+      set: { email: emailOf(Number(id)), missingSince: since },
+    });
   }
   for (const id of planned.plan.timers.cleared) {
     store.record({
       type: 'user',
       emailId: id,
-      set: { email: store.state.users[String(id)]?.email ?? '', missingSince: undefined },
+      set: { email: emailOf(id), missingSince: undefined },
     });
   }
   if (planned.sweep) store.record({ type: 'verified', at });
