@@ -3,9 +3,7 @@ import { parseSeed, type SeedInput } from '../../src/mock/seed.js';
 import { parseFaults } from '../../src/mock/faults.js';
 import { startMockServer, type MockServer } from '../../src/mock/server.js';
 
-type SeedUserInput = SeedInput['organizations'][number]['users'] extends (infer U)[] | undefined
-  ? U
-  : never;
+export type SeedUserInput = NonNullable<SeedInput['organizations'][number]['users']>[number];
 
 /** A seed user with sensible defaults; override what the test is about. */
 export function aSeedUser(overrides: Partial<SeedUserInput> & { email: string }): SeedUserInput {

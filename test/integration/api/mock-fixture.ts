@@ -5,16 +5,13 @@ import { startMockServer, type MockServer } from '../../../src/mock/server.js';
 import { ApiClient, type ApiClientOptions } from '../../../src/api/client.js';
 import { asEmailId, asUserId, type EmailId, type UserId } from '../../../src/api/ids.js';
 
-export type SeedUserInput = NonNullable<SeedInput['organizations'][number]['users']>[number];
+import { aSeedUser, type SeedUserInput } from '../../support/mock.js';
+
+export { aSeedUser, type SeedUserInput };
 
 export const SUPER_TOKEN = 'super-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 export const REGULAR_TOKEN = 'regular-token-0123456789abcdef';
-
-/** A seed user with defaults; override what the test is about. */
-export function aSeedUser(overrides: Partial<SeedUserInput> & { email: string }): SeedUserInput {
-  return { first_name: 'Test', last_name: 'User', ...overrides };
-}
 
 /** Organization `corp` with a SUPER, an ADMIN and a REGULAR caller, plus `users`. */
 export function aSeed(users: SeedUserInput[] = []): SeedInput {
