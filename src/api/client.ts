@@ -49,6 +49,16 @@ export interface ApiClientOptions {
   /** Uniform in [0, 1), for backoff jitter. */
   random?: (() => number) | undefined;
   userAgent?: string | undefined;
+  /** Told of every retry (for metrics): the status that caused it, if any (429, 503, ...). */
+  onRetry?: ((event: RetryEvent) => void) | undefined;
+}
+
+export interface RetryEvent {
+  method: string;
+  path: string;
+  status: number | undefined;
+  attempt: number;
+  delayMs: number;
 }
 
 /** A smart card to set; the label may be left out. */
@@ -142,6 +152,7 @@ type Location = { tag: UserTag; adStatus: AdStatus } | undefined;
  * - Never retried: 400, 401, 403, 404, 500, or a 2xx whose body has `error`.
  */
 export class ApiClient implements UsersApi {
+  private readonly onRetry: ((event: RetryEvent) => void) | undefined;
   private readonly transport: HttpTransport;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
@@ -166,6 +177,7 @@ export class ApiClient implements UsersApi {
     this.clock = options.clock ?? { now: () => Date.now() };
     this.sleep = options.sleep ?? ((ms) => delay(ms));
     this.random = options.random ?? Math.random;
+    this.onRetry = options.onRetry;
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.log = (options.logger ?? createSilentLogger()).child({ component: 'api' });
     try {
@@ -451,6 +463,13 @@ export class ApiClient implements UsersApi {
         }
         throw this.giveUp(request, result, attempt, outOfTime, false);
       }
+      this.onRetry?.({
+        method: request.method,
+        path: request.path,
+        status: result.error.status,
+        attempt,
+        delayMs: wait,
+      });
       this.log.warn('API request failed, retrying', {
         method: request.method,
         path: request.path,

@@ -3,7 +3,7 @@ import { createApiClient, type ApiClient } from '../api/client.js';
 import { loadConfig, type Env, type LoadedConfig } from '../config/load.js';
 import { createDirectorySource } from '../directory/index.js';
 import { createLogger, type Logger, type LogLevel } from '../log.js';
-import type { RunDeps } from '../reconcile/run.js';
+import type { RunDeps, RunObserver } from '../reconcile/run.js';
 import { StateStore } from '../state/store.js';
 
 export const DEFAULT_CONFIG = './dirsync.yaml';
@@ -25,7 +25,7 @@ export function openRunContext(
   path: string,
   env: Env,
   stderr: NodeJS.WritableStream,
-  options: { lock: boolean },
+  options: { lock: boolean; observer?: RunObserver },
 ): RunContext {
   const loaded = loadConfig(path, env);
   const { config, secrets } = loaded;
@@ -46,6 +46,7 @@ export function openRunContext(
     caFile: config.api.tls.caFile,
     env,
     logger,
+    onRetry: (event) => options.observer?.apiRetry?.(event.status),
   });
   // A progress line on a terminal only: overwritten in place, cleared when the reads are done.
   const tty = 'isTTY' in stderr && stderr.isTTY === true;
@@ -61,7 +62,15 @@ export function openRunContext(
   });
   return {
     loaded,
-    deps: { config, source, api, store, logger, ...(progress === undefined ? {} : { progress }) },
+    deps: {
+      config,
+      source,
+      api,
+      store,
+      logger,
+      ...(progress === undefined ? {} : { progress }),
+      ...(options.observer === undefined ? {} : { observer: options.observer }),
+    },
     logger,
     runId,
     close: async () => {

@@ -58,7 +58,7 @@ export async function daemonCommand(ctx: CommandEnv, opts: { config?: string }):
     const daemon = await startDaemon({
       schedule: config.schedule,
       server: config.server,
-      openRun: () => openRunContext(path, ctx.env, ctx.io.stderr, { lock: true }),
+      openRun: (observer) => openRunContext(path, ctx.env, ctx.io.stderr, { lock: true, observer }),
       logger,
       shutdownTimeoutMs: timeoutMs,
     });

@@ -1,8 +1,8 @@
 import { durationMs, type Config } from '../config/schema.js';
 import { DirsyncError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { applyRun, type RunDeps } from '../reconcile/run.js';
-import { DaemonMetrics, errorKind, watchRunLog, type RunOutcome } from './metrics.js';
+import { applyRun, type RunDeps, type RunObserver } from '../reconcile/run.js';
+import { DaemonMetrics, errorKind, type RunOutcome } from './metrics.js';
 import { ReadinessTracker } from './readiness.js';
 import {
   cronTrigger,
@@ -29,7 +29,7 @@ export interface DaemonOptions {
    * Opens a fresh context for each run: the state record is re-read (another `apply` may have
    * run in between) and its lock is held for the run only.
    */
-  openRun: () => DaemonRun;
+  openRun: (observer: RunObserver) => DaemonRun;
   /** The daemon's own logger (start, stop, skipped runs); runs log through their context's. */
   logger: Logger;
   clock?: () => Date;
@@ -71,16 +71,23 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const readiness = new ReadinessTracker(trigger.intervalMs(), clock);
   const runTimeoutMs = durationMs(options.schedule.runTimeout);
 
+  const observer: RunObserver = {
+    apiRetry: (status) => {
+      metrics.apiRetries.inc();
+      if (status === 429) metrics.apiRateLimited.inc();
+    },
+    directoryUsers: (count) => metrics.directoryUsers.set(count),
+    organizationUsers: (count) => metrics.organizationUsers.set(count),
+  };
+
   async function runOnce(request: RunRequest): Promise<void> {
     const startedAt = clock();
     metrics.runInProgress.set(1);
     let run: DaemonRun | undefined;
-    let unwatch = (): void => {};
     let outcome: RunOutcome = 'failed';
     let error: string | undefined;
     try {
-      run = options.openRun();
-      unwatch = watchRunLog(run.logger, metrics);
+      run = options.openRun(observer);
       run.logger.info('run started', { trigger: request.trigger });
       const { report, reportFile } = await applyRun(
         { ...run.deps, logger: run.logger, clock },
@@ -115,7 +122,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           : {}),
       });
     } finally {
-      unwatch();
       await run?.close().catch((closeError: unknown) => {
         logger.warn('closing the run failed', { error: describeError(closeError) });
       });

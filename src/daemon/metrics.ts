@@ -1,8 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { ApiError, ConfigError, DirectoryError, SafetyError } from '../errors.js';
-import type { Logger } from '../log.js';
 import { RAILS } from '../reconcile/run.js';
 
 /** How a run ended. `partial`: applied, but some actions failed (the exit code 4 of `apply`). */
@@ -124,35 +121,4 @@ export class DaemonMetrics {
     if (error instanceof SafetyError)
       for (const rail of railsOf(error)) this.railsTripped.inc({ rail });
   }
-}
-
-/**
- * Counts API retries and 429s, and the read sizes, from a run's log lines. A stopgap: the API
- * client has no hook for retries, and a refused run returns no summary. The transport sees every
- * line at info and above whatever the configured level, and writes nothing.
- */
-export function watchRunLog(logger: Logger, metrics: DaemonMetrics): () => void {
-  const sink = new Writable({
-    objectMode: true,
-    write(info: Record<string, unknown>, _encoding, done) {
-      switch (info['message']) {
-        case 'API request failed, retrying':
-          metrics.apiRetries.inc();
-          if (info['status'] === 429) metrics.apiRateLimited.inc();
-          break;
-        case 'directory read':
-          if (typeof info['users'] === 'number') metrics.directoryUsers.set(info['users']);
-          break;
-        case 'organization read':
-          if (typeof info['users'] === 'number') metrics.organizationUsers.set(info['users']);
-          break;
-      }
-      done();
-    },
-  });
-  const transport = new winston.transports.Stream({ stream: sink, level: 'info' });
-  logger.add(transport);
-  return () => {
-    logger.remove(transport);
-  };
 }

@@ -12,6 +12,13 @@ import type { OrgDetails, OrgUser, Plan } from './model.js';
 import { detailReadsNeeded, plan as makePlan, sweepDue } from './plan.js';
 import { checkRails, type RailTrip } from './safety.js';
 
+/** Told what a run sees as it goes, for metrics. */
+export interface RunObserver {
+  apiRetry?(status: number | undefined): void;
+  directoryUsers?(count: number): void;
+  organizationUsers?(count: number): void;
+}
+
 /** Everything a run touches, injected. */
 export interface RunDeps {
   config: Config;
@@ -22,6 +29,7 @@ export interface RunDeps {
   clock?: () => Date;
   /** A progress line for long reads (set only when stderr is a terminal). */
   progress?: (message: string) => void;
+  observer?: RunObserver;
 }
 
 export interface PlannedRun {
@@ -73,6 +81,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   const progress = deps.progress ?? (() => undefined);
   progress('reading the directory');
   const snapshot = await source.read({ groupsOfInterest: groupsOfInterest(config) });
+  deps.observer?.directoryUsers?.(snapshot.users.length);
   progress('reading the organization');
   logger.info('directory read', {
     users: snapshot.users.length,
@@ -81,6 +90,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   });
 
   const organization = await readOrganization(api);
+  deps.observer?.organizationUsers?.(organization.length);
   logger.info('organization read', { users: organization.length });
 
   const base = {

@@ -58,8 +58,8 @@ async function daemonWith(source: DirectorySource, shutdownTimeoutMs = 5_000): P
   daemon = await startDaemon({
     schedule: run.loaded.config.schedule,
     server: run.loaded.config.server,
-    openRun: () => {
-      const ctx = openRunContext(configFile, {}, logs, { lock: true });
+    openRun: (observer) => {
+      const ctx = openRunContext(configFile, {}, logs, { lock: true, observer });
       return { ...ctx, deps: { ...ctx.deps, source } };
     },
     logger: createSilentLogger(),
