@@ -448,11 +448,14 @@ export class ApiClient implements UsersApi {
       const ticket = this.markListings();
       const now = this.clock.now();
       if (result.retryAfterMs !== undefined) this.limiter.pauseUntil(now + result.retryAfterMs);
-      const wait = backoffDelay(this.policy, attempt, this.random, result.retryAfterMs);
+      const backoff = backoffDelay(this.policy, attempt, this.random, result.retryAfterMs);
+      const settling = result.kind === 'unknown' && recovery.kind === 'verify';
+      const wait = settling ? Math.max(backoff, this.policy.settleMs) : backoff;
       const outOfTime = now + wait - started > this.policy.maxElapsedMs;
       if (attempt >= this.policy.maxAttempts || outOfTime) {
         // Out of retries with the outcome unclear: one last look turns "maybe" into an answer.
         if (result.kind === 'unknown' && recovery.kind === 'verify') {
+          await this.sleep(this.policy.settleMs);
           const verdict = await recovery.check(ticket).catch((error: unknown) => {
             // A definite finding about this call (user gone, PENDING) is the better error.
             if (error instanceof ApiError && error.path === request.path) throw error;

@@ -11,6 +11,13 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** The ceiling of any one backoff (a longer `Retry-After` is still honoured). */
   maxDelayMs: number;
+  /**
+   * After an unclear answer (502/503/504, a lost answer, a timeout) to a call that must not be
+   * repeated blindly (`/togglesuspension`, `/promoteguest`, `DELETE /user`), wait at least this
+   * long before the re-read that decides whether to send it again, so that a change still
+   * landing behind a gateway is seen rather than repeated.
+   */
+  settleMs: number;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
@@ -18,6 +25,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxElapsedMs: 120_000,
   baseDelayMs: 250,
   maxDelayMs: 20_000,
+  settleMs: 2_000,
 };
 
 /**

@@ -29,6 +29,12 @@ export interface ApplyOptions {
    * target changed since the plan was made are skipped, not applied blindly.
    */
   currentOrganization?: readonly OrgUser[];
+  /**
+   * For a reviewed plan: the `actionKey`s of the plan made from today's read. A reviewed action
+   * today's read no longer calls for (a user back in the directory, an id now held by someone
+   * else) is skipped, never applied on the strength of an old read.
+   */
+  currentlyWanted?: ReadonlySet<string>;
   /** For a reviewed plan: the rank on record now, by emailId. */
   currentRanks?: ReadonlyMap<number, string | undefined>;
   /** Called after each action, for progress and metrics. */
@@ -43,6 +49,11 @@ export interface ApplyReport {
   failed: number;
 }
 
+/** What makes two actions the same: kind, user (id and email) and the value set. */
+export function actionKey(action: Action): string {
+  return `${action.kind}|${action.emailId}|${action.email.toLowerCase()}|${JSON.stringify(action.after)}`;
+}
+
 /** Why a reviewed plan's action no longer fits the organization, or undefined. */
 function staleReason(
   action: Action,
@@ -54,6 +65,22 @@ function staleReason(
   if (org === undefined) return undefined;
   const user = org.get(action.emailId);
   if (user === undefined) return 'the user is no longer in the organization';
+  if (user.email.toLowerCase() !== action.email.toLowerCase()) {
+    return `email_id ${action.emailId} now belongs to ${user.email}`;
+  }
+  const changed = targetChanged(action, user, options.currentRanks);
+  if (changed !== undefined) return changed;
+  if (options.currentlyWanted !== undefined && !options.currentlyWanted.has(actionKey(action))) {
+    return "today's read no longer calls for it";
+  }
+  return undefined;
+}
+
+function targetChanged(
+  action: Action,
+  user: OrgUser,
+  ranks: ReadonlyMap<number, string | undefined> | undefined,
+): string | undefined {
   switch (action.kind) {
     case 'promote_guest':
       return user.tag === 'GUEST' ? undefined : 'the user is no longer a guest';
@@ -62,7 +89,7 @@ function staleReason(
     case 'unsuspend':
       return user.adStatus === 'SUSPENDED' ? undefined : `the user is now ${user.adStatus}`;
     case 'set_rank': {
-      const now = options.currentRanks?.get(action.emailId) ?? null;
+      const now = ranks?.get(action.emailId) ?? null;
       return now === action.before
         ? undefined
         : `the rank on record is now ${String(now)}, not ${String(action.before)}`;

@@ -7,7 +7,7 @@ import type { DirectorySource } from '../directory/model.js';
 import { SafetyError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
 import type { StateStore } from '../state/store.js';
-import { applyPlan, type ApplyReport } from './apply.js';
+import { actionKey, applyPlan, type ApplyReport } from './apply.js';
 import type { OrgDetails, OrgUser, Plan } from './model.js';
 import { detailReadsNeeded, plan as makePlan, sweepDue } from './plan.js';
 import { checkRails, type RailTrip } from './safety.js';
@@ -196,6 +196,20 @@ export function recordReadState(store: StateStore, planned: PlannedRun, now: Dat
       set: { email: emailOf(id), missingSince: undefined },
     });
   }
+  // A user listed as not suspended was never left suspended by dirsync (a failed suspend, or one
+  // lifted by hand): drop the flag, or a later manual suspension would be lifted as dirsync's.
+  for (const u of planned.organization) {
+    if (
+      u.adStatus !== 'SUSPENDED' &&
+      store.state.users[String(u.emailId)]?.suspendedByDirsync === true
+    ) {
+      store.record({
+        type: 'user',
+        emailId: u.emailId,
+        set: { email: u.email, suspendedByDirsync: undefined },
+      });
+    }
+  }
   if (planned.sweep) store.record({ type: 'verified', at });
   store.record({ type: 'read', at, directoryUsers: planned.directoryUsers });
 }
@@ -258,7 +272,10 @@ export async function applyRun(
       state: store.state,
       protectedUsers: protectedUsers(config),
     }).filter((t) => !t.overridable);
-    if (invariantTrips.some((t) => t.rail === 'emptyRead')) trips.push(...invariantTrips);
+    // Today's read must be as trustworthy as the one the plan was made from.
+    trips.push(
+      ...invariantTrips.filter((t) => t.rail === 'emptyRead' || t.rail === 'maxSourceDropPercent'),
+    );
   }
   const blocking = trips.filter((t) => !t.overridable || options.force !== true);
   if (blocking.length > 0) throw railError(blocking);
@@ -276,7 +293,11 @@ export async function applyRun(
     concurrency: config.api.concurrency,
     ...(options.reviewed === undefined
       ? {}
-      : { currentOrganization: planned.organization, currentRanks }),
+      : {
+          currentOrganization: planned.organization,
+          currentRanks,
+          currentlyWanted: new Set(planned.plan.actions.map(actionKey)),
+        }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.onResult === undefined ? {} : { onResult: options.onResult }),
   });

@@ -115,26 +115,32 @@ export function checkRails(plan: Plan, ctx: RailContext): RailTrip[] {
     });
   }
 
-  // Never leave the organization without a SUPER that dirsync knows of.
+  // Never leave the organization without a SUPER. Judged on the result: the SUPERs on record,
+  // plus the plan's grants, minus its demotions, suspensions and removals. A plan that sets any
+  // rank (a first run sets everyone's) and ends with no SUPER is refused: with a wrong or empty
+  // SUPER group it would demote the real owners, whom no record knows of yet.
   const supers = new Set(
     Object.entries(state.users)
       .filter(([, u]) => u.rank === 'SUPER')
       .map(([id]) => Number(id)),
   );
+  let setsRanks = false;
   let losesSuper = false;
   for (const a of plan.actions) {
     if (a.kind === 'set_rank') {
+      setsRanks = true;
       if (a.after === 'SUPER') supers.add(a.emailId);
       else if (supers.delete(a.emailId)) losesSuper = true;
     } else if ((a.kind === 'remove' || a.kind === 'suspend') && supers.delete(a.emailId)) {
       losesSuper = true;
     }
   }
-  if (losesSuper && supers.size === 0) {
+  if ((losesSuper || setsRanks) && supers.size === 0) {
     trips.push({
       rail: 'lastSuper',
-      message:
-        'the plan would leave the organization without a SUPER: it demotes or removes the last one dirsync set',
+      message: losesSuper
+        ? 'the plan would leave the organization without a SUPER: it demotes, suspends or removes the last one'
+        : 'after this plan no user would be SUPER: no directory user is in rules.ranks.SUPER (and none is SUPER on record)',
       overridable: false,
     });
   }

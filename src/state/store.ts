@@ -28,7 +28,7 @@ export function applyPatch(state: StateRecord, patch: StatePatch): void {
       const key = String(patch.emailId);
       const merged: UserState = { ...state.users[key], ...patch.set };
       for (const k of Object.keys(merged) as (keyof UserState)[])
-        if (merged[k] === undefined) delete merged[k];
+        if (merged[k] === undefined || merged[k] === null) delete merged[k]; // null: cleared, from the journal
       state.users[key] = merged;
       break;
     }
@@ -184,7 +184,11 @@ export class StateStore {
   record(patch: StatePatch): void {
     applyPatch(this.state, patch);
     this.journalFd ??= openSync(`${this.path}.journal`, 'a', 0o600);
-    writeSync(this.journalFd, JSON.stringify(patch) + '\n');
+    // undefined would vanish from the line, and a replay would then not clear the key.
+    writeSync(
+      this.journalFd,
+      JSON.stringify(patch, (_key, value: unknown) => (value === undefined ? null : value)) + '\n',
+    );
     fsyncSync(this.journalFd);
   }
 

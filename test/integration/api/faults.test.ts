@@ -198,7 +198,7 @@ describe('ApiClient under injected faults', () => {
       const s = server;
       const { client: api, waits } = clientFor(s, {
         concurrency: 8,
-        retry: { baseDelayMs: 1, maxDelayMs: 4, maxAttempts },
+        retry: { baseDelayMs: 1, maxDelayMs: 4, maxAttempts, settleMs: 1 },
       });
       const { models, queues } = planOperations(mulberry32(2024));
       const ids = models.map((m) => idsOf(s, m.email));

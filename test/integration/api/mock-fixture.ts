@@ -64,7 +64,7 @@ export function clientFor(
     baseUrl: server.url,
     token: SUPER_TOKEN,
     env: {},
-    retry: { baseDelayMs: 1, maxDelayMs: 4, maxAttempts: 10 },
+    retry: { baseDelayMs: 1, maxDelayMs: 4, maxAttempts: 10, settleMs: 1 },
     sleep: async (ms) => {
       waits.push(ms);
       await wait(Math.min(ms, maxWaitMs));

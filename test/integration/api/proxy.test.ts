@@ -50,7 +50,7 @@ async function setUp(inspect = false): Promise<{ mock: MockServer; proxy: Forwar
 function makeClient(options: Partial<ApiClientOptions> & { baseUrl: string }): ApiClient {
   client = new ApiClient({
     token: SUPER_TOKEN,
-    retry: { baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 3 },
+    retry: { baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 3, settleMs: 1 },
     timeouts: { connectMs: 2000 },
     ...options,
   });

@@ -24,7 +24,7 @@ async function setup(): Promise<{ ids: Record<string, { emailId: number; userId:
   api = new ApiClient({
     baseUrl: server.url,
     token: SUPER_TOKEN,
-    retry: { baseDelayMs: 1, maxDelayMs: 5 },
+    retry: { baseDelayMs: 1, maxDelayMs: 5, settleMs: 1 },
   });
   const ids: Record<string, { emailId: number; userId: number }> = {};
   for (const e of ['a', 'b', 'c']) {
@@ -133,6 +133,46 @@ describe('applyPlan against the mock API', () => {
       ['suspend', 'skipped', 'the user is now SUSPENDED'],
       ['set_rank', 'skipped', 'the rank on record is now REGULAR, not ADMIN'],
       ['remove', 'skipped', 'the user is no longer in the organization'],
+    ]);
+    expect(server!.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+
+  it("skips reviewed actions today's read no longer calls for, or whose email_id changed hands", async () => {
+    const { ids } = await setup();
+    const a = { email: 'a@corp.example.com', emailId: ids['a']!.emailId, reason: 'test' };
+    const b = { email: 'b@corp.example.com', emailId: ids['b']!.emailId, reason: 'test' };
+    const now: OrgUser[] = [
+      {
+        emailId: a.emailId,
+        userId: ids['a']!.userId,
+        email: a.email,
+        tag: 'USER',
+        adStatus: 'ACTIVE',
+      },
+      {
+        emailId: b.emailId,
+        userId: ids['b']!.userId,
+        email: 'someone.else@corp.example.com',
+        tag: 'USER',
+        adStatus: 'ACTIVE',
+      },
+    ];
+    const report = await applyPlan(
+      aPlan([
+        // a is back in the directory: today's plan has no removal for a.
+        { ...a, kind: 'remove', before: 'ACTIVE', after: null },
+        { ...b, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
+      ]),
+      {
+        api: api!,
+        journal: new MemoryJournal(),
+        currentOrganization: now,
+        currentlyWanted: new Set(),
+      },
+    );
+    expect(report.results.map((r) => [r.action.kind, r.outcome, r.error])).toEqual([
+      ['remove', 'skipped', "today's read no longer calls for it"],
+      ['suspend', 'skipped', `email_id ${b.emailId} now belongs to someone.else@corp.example.com`],
     ]);
     expect(server!.requests.filter((r) => r.method !== 'GET')).toEqual([]);
   });

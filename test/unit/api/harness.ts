@@ -110,7 +110,13 @@ export function harness(options: Partial<ApiClientOptions> = {}): {
       return Promise.resolve();
     },
     random: () => 0.5,
-    retry: { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000, maxElapsedMs: 60_000 },
+    retry: {
+      maxAttempts: 5,
+      baseDelayMs: 100,
+      maxDelayMs: 1000,
+      maxElapsedMs: 60_000,
+      settleMs: 0,
+    },
     ...options,
   });
   const pool = agent.get(ORIGIN);

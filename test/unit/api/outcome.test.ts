@@ -259,3 +259,38 @@ describe('FreshRead', () => {
     expect([a, b, c, fetches()]).toEqual([1, 2, 2, 2]);
   });
 });
+
+describe('settling before deciding to toggle again', () => {
+  it('waits settleMs after an unclear answer before the re-read, so a late toggle is seen', async () => {
+    const { client, on, sent, sleeps } = setUp({
+      retry: {
+        maxAttempts: 5,
+        baseDelayMs: 100,
+        maxDelayMs: 1000,
+        maxElapsedMs: 60_000,
+        settleMs: 2500,
+      },
+    });
+    on('POST', '/togglesuspension', { status: 504 });
+    on('GET', '/multipleusers', listing(joeAs('SUSPENDED')));
+
+    expect(await client.setSuspended(JOE, true, { observed: 'ACTIVE' })).toBe('applied');
+    expect(sleeps[0]).toBeGreaterThanOrEqual(2500);
+    expect(paths(sent)).toEqual(['POST /togglesuspension', 'GET /multipleusers']);
+  });
+
+  it('does not wait to settle after a 429, which applied nothing', async () => {
+    const { client, on, sleeps } = setUp({
+      retry: {
+        maxAttempts: 5,
+        baseDelayMs: 100,
+        maxDelayMs: 1000,
+        maxElapsedMs: 60_000,
+        settleMs: 2500,
+      },
+    });
+    on('POST', '/togglesuspension', { status: 429 }, OK);
+    await client.setSuspended(JOE, true, { observed: 'ACTIVE' });
+    expect(sleeps.every((ms) => ms < 2500)).toBe(true);
+  });
+});

@@ -14,6 +14,7 @@ const policy: RetryPolicy = {
   maxAttempts: 5,
   baseDelayMs: 100,
   maxDelayMs: 1000,
+  settleMs: 0,
   maxElapsedMs: 60_000,
 };
 

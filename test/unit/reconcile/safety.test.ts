@@ -62,6 +62,8 @@ const budgets: BudgetCase[] = [
   {
     rail: 'maxRankChanges',
     safety: { maxRankChanges: 2 },
+    // Someone stays SUPER, so lastSuper does not trip as well.
+    state: aStateRecord({ users: [{ email: `keeper@${DOMAIN}`, rank: 'SUPER' }] }),
     limit: 2,
     // Only changes from a known rank count; first-time set_ranks (before null) are bookkeeping.
     planWith: (n) =>
@@ -76,6 +78,7 @@ const budgets: BudgetCase[] = [
   {
     rail: 'maxPrivilegedGrants',
     safety: { maxPrivilegedGrants: 1, maxRankChanges: 100 },
+    state: aStateRecord({ users: [{ email: `keeper@${DOMAIN}`, rank: 'SUPER' }] }),
     limit: 1,
     // First-time grants count: the first is ADMIN (before null), the others REGULAR -> SUPER.
     planWith: (n) =>
@@ -317,9 +320,32 @@ describe('checkRails: rank direction, suspension of the last SUPER, protected us
           anAction({ kind: 'set_rank', email: `b@${DOMAIN}`, before: 'SUPER', after: 'ADMIN' }),
         ],
       }),
-      { safety: someSafety({ maxPrivilegedGrants: 1 }), state: aStateRecord() },
+      {
+        safety: someSafety({ maxPrivilegedGrants: 1 }),
+        state: aStateRecord({ users: [{ email: `keeper@${DOMAIN}`, rank: 'SUPER' }] }),
+      },
     );
     expect(trips).toEqual([]);
+  });
+
+  it('trips lastSuper when a first run would set ranks and leave nobody SUPER (wrong or empty SUPER group)', () => {
+    const trips = checkRails(
+      aPlan({
+        actions: [
+          anAction({ kind: 'set_rank', email: `a@${DOMAIN}`, before: null, after: 'REGULAR' }),
+          anAction({ kind: 'set_rank', email: `b@${DOMAIN}`, before: null, after: 'ADMIN' }),
+        ],
+      }),
+      { safety: someSafety(), state: aStateRecord() },
+    );
+    expect(trips).toEqual([
+      {
+        rail: 'lastSuper',
+        message:
+          'after this plan no user would be SUPER: no directory user is in rules.ranks.SUPER (and none is SUPER on record)',
+        overridable: false,
+      },
+    ]);
   });
 
   it('trips lastSuper when the plan suspends the only SUPER on record', () => {

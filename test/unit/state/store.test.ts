@@ -108,3 +108,24 @@ describe('StateStore', () => {
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
 });
+
+describe('StateStore journal replay of cleared keys', () => {
+  it('replays a patch that clears a key (a returning user, a lifted suspension)', () => {
+    const path = fresh();
+    const a = StateStore.open(path, API);
+    a.record({
+      type: 'user',
+      emailId: 3,
+      set: { email: 'c@x.com', missingSince: '2026-01-01T00:00:00.000Z', suspendedByDirsync: true },
+    });
+    a.compact();
+    const b = StateStore.open(path, API);
+    b.record({
+      type: 'user',
+      emailId: 3,
+      set: { email: 'c@x.com', missingSince: undefined, suspendedByDirsync: undefined },
+    });
+    // Killed before compaction: the journal alone must carry the clearing.
+    expect(StateStore.open(path, API).state.users['3']).toEqual({ email: 'c@x.com' });
+  });
+});
