@@ -40,7 +40,8 @@ export async function planCommand(
           `\nPlan saved to ${opts.out}; apply exactly it with: dirsync apply --plan ${opts.out}\n`,
         );
     }
-    return planned.trips.length > 0 && opts.out === undefined ? 3 : 0;
+    // Exit 3 tells a script that apply would refuse this plan; --out has still saved it.
+    return planned.trips.length > 0 ? 3 : 0;
   } finally {
     await run.close();
   }

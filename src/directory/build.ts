@@ -64,11 +64,14 @@ export function mapUser(
     a.aliases.flatMap((attr) => values(entry, attr)),
   );
   const mail = firstValue(entry, a.email);
-  const email = mail !== undefined && mail.trim() !== '' ? normalizeEmail(mail) : primary;
+  // Without mail, the primary SMTP address, else the first alias (AD without Exchange often has
+  // only userPrincipalName): a person dropped here would count as gone from the directory.
+  const email =
+    mail !== undefined && mail.trim() !== '' ? normalizeEmail(mail) : (primary ?? aliasList[0]);
   if (email === undefined || email === '') {
     warnings.push({
       dn: entry.dn,
-      message: `no ${a.email} attribute: the user cannot be matched and is skipped`,
+      message: `no ${a.email} and no alias address: the user cannot be matched and is skipped`,
     });
     return undefined;
   }

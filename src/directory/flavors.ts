@@ -124,8 +124,10 @@ export const openLdap: Flavor = {
     return firstValue(entry, attribute);
   },
   disabled(entry) {
-    // ppolicy: any pwdAccountLockedTime locks the account (000001010000Z: until an admin unlocks).
-    return values(entry, 'pwdAccountLockedTime').length > 0;
+    // ppolicy: 000001010000Z is an administrative lock (until an admin unlocks). Any other value
+    // is a lockout after failed binds, temporary under pwdLockoutDuration: anyone could trigger
+    // it with wrong passwords, so it must not suspend people in the organization.
+    return values(entry, 'pwdAccountLockedTime').some((v) => v.trim() === '000001010000Z');
   },
   expired() {
     return false;

@@ -6,8 +6,10 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { ConfigError, DirsyncError } from '../errors.js';
 import { emptyState, StateRecord, type UserState } from './model.js';
@@ -79,6 +81,7 @@ export function writeFileAtomic(path: string, text: string): void {
 export class StateStore {
   readonly state: StateRecord;
   private journalFd: number | undefined;
+  private locked = false;
   private readonly lockPath: string;
   /** Journal lines that could not be read (a torn last line after a crash). */
   readonly skippedJournalLines: number;
@@ -156,28 +159,45 @@ export class StateStore {
     return new StateStore(path, state, skipped);
   }
 
-  /** Takes the run lock; fails if another live process holds it. */
+  /**
+   * Takes the run lock; fails if another live run holds it. The lock names its pid and host: a
+   * pid is only checked on the same host, and a lock from another host or container (where the
+   * pid means nothing here) counts as live until it is older than LOCK_STALE_MS.
+   */
   lock(): void {
+    const mine = JSON.stringify({
+      pid: process.pid,
+      host: hostname(),
+      at: new Date().toISOString(),
+    });
     try {
       const fd = openSync(this.lockPath, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
+      writeSync(fd, mine);
       closeSync(fd);
+      this.locked = true;
+      return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readFileSync(this.lockPath, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-        throw new DirsyncError(`another dirsync run (pid ${holder}) is using ${this.path}`, {
-          hint: `wait for it to finish; if no dirsync is running, remove ${this.lockPath}`,
-        });
-      }
-      // A stale lock from a process that died: take it over.
-      rmSync(this.lockPath, { force: true });
-      this.lock();
     }
+    const holder = readLock(this.lockPath);
+    const age = Date.now() - statSync(this.lockPath).mtimeMs;
+    const sameHost = holder.host === undefined || holder.host === hostname();
+    const stale =
+      age > LOCK_STALE_MS ||
+      (sameHost && holder.pid !== undefined && holder.pid !== process.pid && !isAlive(holder.pid));
+    if (!stale) {
+      const who = `pid ${holder.pid ?? '?'}${holder.host === undefined ? '' : ` on ${holder.host}`}`;
+      throw new DirsyncError(`another dirsync run (${who}) is using ${this.path}`, {
+        hint: `wait for it to finish; if no dirsync is running, remove ${this.lockPath}`,
+      });
+    }
+    rmSync(this.lockPath, { force: true });
+    this.lock();
   }
 
   unlock(): void {
-    rmSync(this.lockPath, { force: true });
+    if (this.locked) rmSync(this.lockPath, { force: true });
+    this.locked = false;
   }
 
   /** Applies a patch and appends it to the journal, durable before this returns. */
@@ -205,6 +225,25 @@ export class StateStore {
   close(): void {
     if (this.journalFd !== undefined) closeSync(this.journalFd);
     this.journalFd = undefined;
+  }
+}
+
+/** A lock older than this is taken over whoever holds it (runs are bounded by runTimeout). */
+export const LOCK_STALE_MS = 6 * 3_600_000;
+
+function readLock(path: string): { pid?: number; host?: string } {
+  const text = readFileSync(path, 'utf8').trim();
+  try {
+    const parsed = JSON.parse(text) as { pid?: unknown; host?: unknown } | number;
+    if (typeof parsed === 'number')
+      return Number.isInteger(parsed) && parsed > 0 ? { pid: parsed } : {};
+    return {
+      ...(typeof parsed.pid === 'number' ? { pid: parsed.pid } : {}),
+      ...(typeof parsed.host === 'string' ? { host: parsed.host } : {}),
+    };
+  } catch {
+    const pid = Number(text);
+    return Number.isInteger(pid) && pid > 0 ? { pid } : {};
   }
 }
 

@@ -253,7 +253,7 @@ describe.skipIf(skip)('dirsync plan and apply against slapd and the mock API', (
 
     const planFile = join(dir, 'plan.json');
     const planned = await runCli(['plan', '--config', config, '--out', planFile]);
-    expect(planned.code).toBe(0);
+    expect(planned.code).toBe(3);
     expect(planned.stdout).toContain(`dirsync apply --plan ${planFile}`);
 
     const reviewed = await runCli(['apply', '--config', config, '--plan', planFile]);

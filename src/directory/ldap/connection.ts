@@ -165,7 +165,17 @@ export class LdapConnection {
         timeLimit: Math.ceil(this.timeoutMs / 1000),
       });
       for await (const page of pages) {
-        this.referencesSkipped += page.searchReferences.length;
+        for (const reference of page.searchReferences) {
+          if (!isOtherPartition(reference)) {
+            throw new DirectoryError(
+              `search of ${baseDn} on ${this.url} returned a continuation reference to ${reference}, which dirsync does not follow: the entries under it would be missing from the read`,
+              {
+                hint: 'point source.users.baseDns / source.groups.baseDns at the server that holds those entries, or below the delegated subtree',
+              },
+            );
+          }
+          this.referencesSkipped++;
+        }
         yield page.searchEntries.map(toRawEntry);
       }
     } catch (error) {
@@ -191,7 +201,15 @@ export class LdapConnection {
         'supportedControl',
       ],
       pageSize: 10,
-    }).catch(() => []);
+    }).catch((error: unknown) => {
+      throw new DirectoryError(
+        `the RootDSE of ${this.url} cannot be read to detect the directory flavor: ${(error as Error).message}`,
+        {
+          cause: error,
+          hint: 'set source.flavor (ad or openldap) so no detection is needed',
+        },
+      );
+    });
     return entries[0];
   }
 
@@ -296,6 +314,23 @@ function tlsOptions(options: LdapConnectOptions): ConnectionOptions {
     }
   }
   return tls;
+}
+
+/**
+ * AD answers a subtree search from the domain root with continuation references to its other
+ * naming contexts (DNS zones, Configuration). They hold no users and are skipped; any other
+ * reference points at entries the read would miss.
+ */
+export function isOtherPartition(reference: string): boolean {
+  const match = /^ldaps?:\/\/[^/]*\/([^?]*)/i.exec(reference);
+  if (match === null) return false;
+  let dn: string;
+  try {
+    dn = decodeURIComponent(match[1] ?? '').toLowerCase();
+  } catch {
+    return false;
+  }
+  return /^(dc=domaindnszones|dc=forestdnszones|cn=configuration),/.test(dn);
 }
 
 /** The `attr;range=a-b` attribute of an entry, if any. */

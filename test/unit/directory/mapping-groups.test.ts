@@ -13,6 +13,7 @@ import {
   type GroupNode,
   type MemberNode,
 } from '../../../src/directory/groups.js';
+import { isOtherPartition } from '../../../src/directory/ldap/connection.js';
 import type { DirectoryWarning, RawEntry } from '../../../src/directory/model.js';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
@@ -231,5 +232,44 @@ describe('resolveMemberships', () => {
       dn('cn=dept,dc=x'),
       dn('cn=team,dc=x'),
     ]);
+  });
+});
+
+describe('review fixes', () => {
+  it('falls back to userPrincipalName when there is neither mail nor a primary SMTP address', () => {
+    const mapped = mapUser(
+      anEntry('CN=Jane,DC=x', {
+        userPrincipalName: ['Jane.Doe@Corp.Example.com'],
+        sAMAccountName: ['jane'],
+      }),
+      activeDirectory,
+      NOW,
+      [],
+    );
+    expect(mapped?.user.email).toBe('jane.doe@corp.example.com');
+  });
+
+  it.each([
+    ['000001010000Z', true],
+    ['20260601120000Z', false],
+  ])(
+    'pwdAccountLockedTime %s -> disabled %s (only an administrative lock suspends)',
+    (value, disabled) => {
+      expect(openLdap.disabled(anEntry('uid=a,dc=x', { pwdAccountLockedTime: [value] }))).toBe(
+        disabled,
+      );
+    },
+  );
+});
+
+describe('continuation references', () => {
+  it.each([
+    ['ldap://corp.example.com/DC=DomainDnsZones,DC=corp,DC=example,DC=com', true],
+    ['ldap://corp.example.com/DC=ForestDnsZones,DC=corp,DC=example,DC=com', true],
+    ['ldap://corp.example.com/CN=Configuration,DC=corp,DC=example,DC=com', true],
+    ['ldap://other.example.com/OU=Delegated,DC=corp,DC=example,DC=com', false],
+    ['not a url', false],
+  ])('%s is another partition: %s', (reference, expected) => {
+    expect(isOtherPartition(reference)).toBe(expected);
   });
 });

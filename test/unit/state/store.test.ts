@@ -1,9 +1,17 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DirsyncError } from '../../../src/errors.js';
-import { StateStore } from '../../../src/state/store.js';
+import { LOCK_STALE_MS, StateStore } from '../../../src/state/store.js';
 
 const API = 'https://api.example.com';
 const fresh = (): string =>
@@ -103,9 +111,30 @@ describe('StateStore', () => {
     writeFileSync(`${path}.lock`, '999999999');
     const b = StateStore.open(path, API);
     b.lock();
-    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(String(process.pid));
+    expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8'))).toMatchObject({
+      pid: process.pid,
+      host: hostname(),
+    });
     b.unlock();
     expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it('treats a lock from another host or container as live, whatever its pid, until it is old', () => {
+    const path = fresh();
+    const a = StateStore.open(path, API);
+    a.lock();
+    // Another container: same pid as ours (PID 1 in both, say), another host name.
+    writeFileSync(
+      `${path}.lock`,
+      JSON.stringify({ pid: process.pid, host: 'other-pod', at: new Date().toISOString() }),
+    );
+    expect(() => StateStore.open(path, API).lock()).toThrow(
+      /another dirsync run \(pid \d+ on other-pod\)/,
+    );
+    const old = new Date(Date.now() - LOCK_STALE_MS - 60_000);
+    utimesSync(`${path}.lock`, old, old);
+    StateStore.open(path, API).lock();
+    expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8'))).toMatchObject({ host: hostname() });
   });
 });
 
