@@ -13,10 +13,10 @@ import { startSlapd, type SlapdServer } from '../test/support/slapd.js';
 import type { DirectoryReadChildInput, DirectoryReadChildResult } from './directory-read-child.js';
 import { ROOT, WORK, fmt, stats, type Stats } from './support.js';
 
-const SUFFIX = 'dc=example,dc=com';
-const PEOPLE = `ou=People,${SUFFIX}`;
-const GROUPS = `ou=Groups,${SUFFIX}`;
-const PAGE_SIZE = 1000;
+export const SUFFIX = 'dc=example,dc=com';
+export const PEOPLE = `ou=People,${SUFFIX}`;
+export const GROUPS = `ou=Groups,${SUFFIX}`;
+export const PAGE_SIZE = 1000;
 const TARGET_RATIO = 1.5;
 
 /** Nesting levels, leaves first: each group of a level holds `per` groups of the level below. */
@@ -238,7 +238,7 @@ function ldapsearchArgs(server: SlapdServer, base: string, filter: string, attrs
 }
 
 /** Both ldapsearch runs (users, then groups) back to back; stdout to `stdoutTo` or captured. */
-async function ldapsearch(
+export async function ldapsearch(
   server: SlapdServer,
   stdoutTo: number | undefined,
 ): Promise<{ ms: number; userEntries: number; groupEntries: number }> {
@@ -261,7 +261,7 @@ async function ldapsearch(
   };
 }
 
-async function dirsync(
+export async function dirsync(
   server: SlapdServer,
   nodeArgs: string[] = [],
 ): Promise<DirectoryReadChildResult & { wallMs: number }> {

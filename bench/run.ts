@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every benchmark, one after the other, printed and written to
  * bench/results.json. Not part of `npm test`; needs `npm run build` first (done by `npm ci`) and,
- * for the directory read, slapd (the same Debian packages as the tests).
+ * for the directory read and the whole runs (bench/sync.ts), slapd and ldap-utils (the same
+ * Debian packages as the tests).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,24 +18,36 @@ const mock = await benchMockApi();
 printMockBench(mock);
 
 /** The other benchmarks run in their own processes, so one's heap does not weigh on the next. */
-function runScript(name: string): { status: number | null; output: string } {
+function runScript(name: string): { status: number | null; output: string; result?: unknown } {
   console.log(`\n== ${name}`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', name)], {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', name)], {
     cwd: ROOT,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, DIRSYNC_BENCH_JSON: '1' },
+    maxBuffer: 64 * 2 ** 20,
   });
-  process.stdout.write(result.stdout);
-  return { status: result.status, output: result.stdout };
+  // A script may end with one `JSON {...}` line: its figures, for results.json, not for the eye.
+  const lines = child.stdout.split('\n');
+  const json = lines.find((l) => l.startsWith('JSON '));
+  const output = lines.filter((l) => l !== json).join('\n');
+  process.stdout.write(output);
+  return {
+    status: child.status,
+    output,
+    ...(json === undefined ? {} : { result: JSON.parse(json.slice(5)) as unknown }),
+  };
 }
 
 const apiClient = runScript('api-client.ts');
 const directoryRead = runScript('directory-read.ts');
+const plan = runScript('plan.ts');
+const sync = runScript('sync.ts');
 
 writeFileSync(
   join(ROOT, 'bench/results.json'),
   JSON.stringify(
-    { machine, date: new Date().toISOString(), mock, apiClient, directoryRead },
+    { machine, date: new Date().toISOString(), mock, apiClient, directoryRead, plan, sync },
     null,
     2,
   ) + '\n',

@@ -104,15 +104,20 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   const sweep = sweepDue(store.state, now, durationMs(config.verifyEvery));
   const ids = detailReadsNeeded(base, { sweep });
   const details = new Map<number, OrgDetails>();
+  // A fixed pool of workers, not one promise per user: 100k pending reads held ~200 MiB.
+  let next = 0;
+  const workers = Math.max(1, Math.min(config.api.concurrency * 2, ids.length));
   await Promise.all(
-    ids.map(async (id) => {
-      if (details.size % 100 === 0)
-        progress(`reading user details: ${details.size} of ${ids.length}`);
-      const d = await api.getUser(asEmailId(id));
-      details.set(id, {
-        computerUsernames: d.computerUsernames,
-        smartcards: d.smartcards.map((c) => ({ number: c.number, label: c.label ?? '' })),
-      });
+    Array.from({ length: workers }, async () => {
+      for (let i = next++; i < ids.length; i = next++) {
+        const id = ids[i]!;
+        if (i % 100 === 0) progress(`reading user details: ${i} of ${ids.length}`);
+        const d = await api.getUser(asEmailId(id));
+        details.set(id, {
+          computerUsernames: d.computerUsernames,
+          smartcards: d.smartcards.map((c) => ({ number: c.number, label: c.label ?? '' })),
+        });
+      }
     }),
   );
   if (ids.length > 0) logger.info('user details read', { users: ids.length, sweep });
