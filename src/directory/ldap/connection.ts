@@ -11,6 +11,7 @@ import {
 import { ConfigError, DirectoryError } from '../../errors.js';
 import { createSilentLogger, type Logger } from '../../log.js';
 import type { RawEntry } from '../model.js';
+import { pageUntilCookieEnds } from './paging.js';
 
 export interface LdapConnectOptions {
   urls: readonly string[];
@@ -111,6 +112,7 @@ export class LdapConnection {
         ...(plain ? {} : { tlsOptions: tls }),
         strictDN: false,
       });
+      pageUntilCookieEnds(client);
       try {
         if (plain && options.startTls) await client.startTLS(tls);
         if (options.bindDn !== undefined)
