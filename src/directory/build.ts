@@ -105,7 +105,7 @@ export function mapUser(
   };
   const node: MemberNode = {
     dn,
-    uids: rawLogins.map((l) => l.trim().toLowerCase()),
+    uids: [...new Set([...values(entry, 'uid'), ...rawLogins].map((l) => l.trim().toLowerCase()))],
     memberOf: normalizeDns(values(entry, a.memberOf)),
   };
   return { user, node };

@@ -48,6 +48,18 @@ function escapeValue(value: string): string {
   return out;
 }
 
+/** Trims spaces around a value, but not an escaped trailing space (`x\\ `). */
+function trimUnescaped(value: string): string {
+  let end = value.length;
+  while (end > 0 && value[end - 1] === ' ') {
+    let slashes = 0;
+    for (let i = end - 2; i >= 0 && value[i] === '\\'; i--) slashes++;
+    if (slashes % 2 === 1) break;
+    end--;
+  }
+  return value.slice(0, end).trimStart();
+}
+
 /** Splits on unescaped `sep`, honouring backslash escapes and quoted strings. */
 function splitUnescaped(s: string, seps: string): string[] {
   const parts: string[] = [];
@@ -97,10 +109,9 @@ export function normalizeDnSlow(dn: string): string {
           const eq = ava.indexOf('=');
           if (eq < 0) return ava.trim().toLowerCase();
           const type = ava.slice(0, eq).trim().toLowerCase();
-          let value = ava.slice(eq + 1).trim();
+          let value = trimUnescaped(ava.slice(eq + 1));
           if (value.startsWith('"') && value.endsWith('"') && value.length >= 2)
             value = value.slice(1, -1);
-          // Trailing spaces that were escaped survive trim as "\\ ": unescape first, then re-escape.
           return `${type}=${escapeValue(unescapeValue(value).toLowerCase())}`;
         })
         .sort()

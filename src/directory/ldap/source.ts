@@ -139,6 +139,8 @@ export class LdapSource implements DirectorySource {
           ...a.logins,
           a.smartcards,
           a.memberOf,
+          // posixGroup memberUid names the POSIX uid, whatever the login attributes are.
+          'uid',
           ...flavor.statusAttributes,
         ].filter((x): x is string => x !== undefined),
       ),

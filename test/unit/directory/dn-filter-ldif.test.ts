@@ -140,3 +140,11 @@ describe('normalizeDn fast path', () => {
     }
   });
 });
+
+describe('normalizeDn and escaped spaces', () => {
+  it('keeps an escaped trailing space and drops unescaped ones', () => {
+    expect(normalizeDn('CN=x\\ ,DC=y')).toBe('cn=x\\ ,dc=y');
+    expect(normalizeDn('CN=x  ,DC=y')).toBe('cn=x,dc=y');
+    expect(normalizeDn('CN=x\\\\ ,DC=y')).toBe('cn=x\\\\,dc=y');
+  });
+});

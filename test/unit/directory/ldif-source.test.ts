@@ -101,3 +101,14 @@ describe('LDIF source and the groups the rules name', () => {
     );
   });
 });
+
+describe('LDIF source with other login attributes', () => {
+  it('still resolves posixGroup memberUid through the uid attribute', async () => {
+    const snapshot = await source({ attributes: { logins: ['cn'] } }).read({
+      groupsOfInterest: [],
+    });
+    const groupsOf = (email: string): string[] | undefined =>
+      snapshot.users.find((u) => u.email === email)?.groups;
+    expect(groupsOf('user0004@example.com')).toContain(g('posix-devs'));
+  });
+});
