@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openLdap } from '../src/directory/flavors.js';
+import { groupAttributes, userAttributes } from '../src/directory/ldap/source.js';
 import { startSlapd, type SlapdServer } from '../test/support/slapd.js';
 import type { DirectoryReadChildInput, DirectoryReadChildResult } from './directory-read-child.js';
 import { ROOT, WORK, fmt, stats, type Stats } from './support.js';
@@ -166,24 +167,9 @@ export function generateDirectory(users: number): DirectoryDataset {
   };
 }
 
-/** The attributes dirsync's OpenLDAP reader asks for (LdapSource.readUsers / resolveClientSide). */
+/** The attributes dirsync's OpenLDAP reader asks for: the baseline asks for the same. */
 export function readerAttributes(): { users: string[]; groups: string[] } {
-  const a = openLdap.attributes;
-  const users = [
-    a.id,
-    a.email,
-    ...a.aliases,
-    a.firstName,
-    a.lastName,
-    ...a.logins,
-    a.smartcards,
-    a.memberOf,
-    ...openLdap.statusAttributes,
-  ].filter((x): x is string => x !== undefined);
-  return {
-    users: [...new Set(users)],
-    groups: [a.groupName, ...a.members, a.memberUid, a.memberOf],
-  };
+  return { users: userAttributes(openLdap), groups: groupAttributes(openLdap, undefined) };
 }
 
 interface Exited {

@@ -43,6 +43,34 @@ export function escapeFilterValue(value: string): string {
   return value.replace(/[\\*()\0]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+/** The attributes a users search asks for. */
+export function userAttributes(flavor: Flavor): string[] {
+  const a = flavor.attributes;
+  const wanted = [
+    a.id,
+    a.email,
+    ...a.aliases,
+    a.firstName,
+    a.lastName,
+    ...a.logins,
+    a.smartcards,
+    a.memberOf,
+    // posixGroup memberUid names the POSIX uid, whatever the login attributes are.
+    'uid',
+    ...flavor.statusAttributes,
+  ];
+  return [...new Set(wanted.filter((x): x is string => x !== undefined))];
+}
+
+/** The attributes a groups search asks for; with `rangeSize`, member lists by range. */
+export function groupAttributes(flavor: Flavor, rangeSize: number | undefined): string[] {
+  const a = flavor.attributes;
+  const members = a.members.map((m) =>
+    rangeSize === undefined ? m : `${m};range=0-${rangeSize - 1}`,
+  );
+  return [a.groupName, ...members, a.memberUid, a.memberOf];
+}
+
 export function detectFlavor(rootDse: RawEntry | undefined): FlavorName {
   const caps = rootDse === undefined ? [] : values(rootDse, 'supportedCapabilities');
   return caps.includes(AD_CAPABILITY_OID) ? 'ad' : 'openldap';
@@ -127,24 +155,7 @@ export class LdapSource implements DirectorySource {
     now: Date,
     warnings: DirectoryWarning[],
   ) {
-    const a = flavor.attributes;
-    const attributes = [
-      ...new Set(
-        [
-          a.id,
-          a.email,
-          ...a.aliases,
-          a.firstName,
-          a.lastName,
-          ...a.logins,
-          a.smartcards,
-          a.memberOf,
-          // posixGroup memberUid names the POSIX uid, whatever the login attributes are.
-          'uid',
-          ...flavor.statusAttributes,
-        ].filter((x): x is string => x !== undefined),
-      ),
-    ];
+    const attributes = userAttributes(flavor);
     const filter = this.config.users.filter ?? flavor.userFilter;
     const users: MappedUser[] = [];
     const usersPerBase: Record<string, number> = {};
@@ -228,10 +239,7 @@ export class LdapSource implements DirectorySource {
   ) {
     const a = flavor.attributes;
     const rangeSize = this.config.groups.rangeSize;
-    const memberAttrs = a.members.map((m) =>
-      rangeSize === undefined ? m : `${m};range=0-${rangeSize - 1}`,
-    );
-    const attributes = [a.groupName, ...memberAttrs, a.memberUid, a.memberOf];
+    const attributes = groupAttributes(flavor, rangeSize);
     const filter = this.config.groups.filter ?? flavor.groupFilter;
     const groups: GroupNode[] = [];
     const groupsPerBase: Record<string, number> = {};

@@ -3,6 +3,7 @@ import type { ApiClient } from '../../../src/api/client.js';
 import type { EmailId, UserId } from '../../../src/api/ids.js';
 import type { Rank } from '../../../src/api/schema.js';
 import type { MockServer, RequestRecord } from '../../../src/mock/server.js';
+import { mulberry32 } from '../../../src/mock/faults.js';
 import {
   aSeed,
   aSeedUser,
@@ -11,18 +12,6 @@ import {
   startMock,
   type SeedUserInput,
 } from './mock-fixture.js';
-
-/** A small seeded PRNG, so a failing run can be repeated. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Model {
   email: string;
