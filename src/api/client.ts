@@ -49,6 +49,8 @@ export interface ApiClientOptions {
   /** Uniform in [0, 1), for backoff jitter. */
   random?: (() => number) | undefined;
   userAgent?: string | undefined;
+  /** Allow a plain http:// baseUrl to a host other than loopback (`api.allowPlaintext`). */
+  allowPlaintext?: boolean | undefined;
   /** Told of every retry (for metrics): the status that caused it, if any (429, 503, ...). */
   onRetry?: ((event: RetryEvent) => void) | undefined;
 }
@@ -210,6 +212,14 @@ export class ApiClient implements UsersApi {
       userAgent: options.userAgent ?? 'dirsync',
     });
     if (baseUrl.protocol === 'http:' && !isLoopback(baseUrl.hostname)) {
+      if (options.allowPlaintext !== true) {
+        throw new ConfigError(
+          `api.baseUrl ${baseUrl.origin} is plain http: the token would cross the network unencrypted`,
+          {
+            hint: 'use https://, or set api.allowPlaintext: true for a lab network you trust',
+          },
+        );
+      }
       this.log.warn('api.baseUrl is plain http: the token crosses the network unencrypted', {
         baseUrl: baseUrl.origin,
       });

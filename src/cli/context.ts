@@ -44,6 +44,7 @@ export function openRunContext(
     concurrency: config.api.concurrency,
     requestsPerSecond: config.api.requestsPerSecond,
     caFile: config.api.tls.caFile,
+    allowPlaintext: config.api.allowPlaintext,
     env,
     logger,
     onRetry: (event) => options.observer?.apiRetry?.(event.status),

@@ -20,6 +20,8 @@ export const ApiConfig = z.strictObject({
   tokenFile: z.string().min(1).optional(),
   /** The email of the token's own user: always protected (the API cannot tell who it is). */
   tokenOwner: z.string().optional(),
+  /** Allow http:// to a host other than loopback: the token would cross the network in clear. */
+  allowPlaintext: z.boolean().default(false),
   concurrency: z.number().int().min(1).max(64).default(8),
   requestsPerSecond: z.number().positive().optional(),
   tls: z.strictObject({ caFile: z.string().optional() }).default({}),

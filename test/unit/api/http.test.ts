@@ -70,7 +70,13 @@ describe('ApiClient settings', () => {
     ).toThrow(ConfigError);
   });
 
-  it('warns when the token would cross the network in plain http', async () => {
+  it('refuses plain http to a host other than loopback unless allowPlaintext', () => {
+    expect(() => new ApiClient({ baseUrl: 'http://api.example.com', token: 't', env: {} })).toThrow(
+      /api.baseUrl http:\/\/api.example.com is plain http/,
+    );
+  });
+
+  it('warns when the token would cross the network in plain http (allowPlaintext)', async () => {
     let output = '';
     const stream = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -84,6 +90,7 @@ describe('ApiClient settings', () => {
       token: 't',
       env: {},
       logger,
+      allowPlaintext: true,
     });
     const local = new ApiClient({ baseUrl: 'http://127.0.0.1:8080', token: 't', env: {}, logger });
     await new Promise((resolve) => setImmediate(resolve));
