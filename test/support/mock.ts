@@ -15,44 +15,53 @@ export const ADMIN_TOKEN = 'admin-token';
 export const REGULAR_TOKEN = 'regular-token';
 export const OTHER_ORG_TOKEN = 'other-org-token';
 
-/** Two organizations: `corp` with a SUPER, an ADMIN and a REGULAR caller, and `other`. */
-export function aSeed(extraUsers: SeedUserInput[] = []): SeedInput {
-  return {
-    organizations: [
-      {
-        name: 'corp',
-        tokens: [
-          { token: SUPER_TOKEN, email: 'owner@corp.example.com' },
-          { token: ADMIN_TOKEN, email: 'admin@corp.example.com' },
-          { token: REGULAR_TOKEN, email: 'reader@corp.example.com' },
-        ],
-        users: [
-          aSeedUser({
-            email: 'owner@corp.example.com',
-            first_name: 'Olga',
-            last_name: 'Owner',
-            rank: 'SUPER',
-          }),
-          aSeedUser({
-            email: 'admin@corp.example.com',
-            first_name: 'Alan',
-            last_name: 'Admin',
-            rank: 'ADMIN',
-          }),
-          aSeedUser({ email: 'reader@corp.example.com', first_name: 'Rita', last_name: 'Reader' }),
-          ...extraUsers,
-        ],
-      },
-      {
-        name: 'other',
-        tokens: [{ token: OTHER_ORG_TOKEN, email: 'owner@other.example.org' }],
-        users: [
-          aSeedUser({ email: 'owner@other.example.org', rank: 'SUPER' }),
-          aSeedUser({ email: 'joe@corp.example.com', first_name: 'Joe', last_name: 'Elsewhere' }),
-        ],
-      },
+export interface SeedOptions {
+  /** The three callers' tokens (default SUPER_TOKEN, ADMIN_TOKEN, REGULAR_TOKEN). */
+  tokens?: { super: string; admin: string; regular: string };
+  /** Add the second organization `other` (default true). */
+  otherOrganization?: boolean;
+}
+
+/** `corp` with a SUPER, an ADMIN and a REGULAR caller, and (unless told otherwise) `other`. */
+export function aSeed(extraUsers: SeedUserInput[] = [], options: SeedOptions = {}): SeedInput {
+  const tokens = options.tokens ?? {
+    super: SUPER_TOKEN,
+    admin: ADMIN_TOKEN,
+    regular: REGULAR_TOKEN,
+  };
+  const corp = {
+    name: 'corp',
+    tokens: [
+      { token: tokens.super, email: 'owner@corp.example.com' },
+      { token: tokens.admin, email: 'admin@corp.example.com' },
+      { token: tokens.regular, email: 'reader@corp.example.com' },
+    ],
+    users: [
+      aSeedUser({
+        email: 'owner@corp.example.com',
+        first_name: 'Olga',
+        last_name: 'Owner',
+        rank: 'SUPER',
+      }),
+      aSeedUser({
+        email: 'admin@corp.example.com',
+        first_name: 'Alan',
+        last_name: 'Admin',
+        rank: 'ADMIN',
+      }),
+      aSeedUser({ email: 'reader@corp.example.com', first_name: 'Rita', last_name: 'Reader' }),
+      ...extraUsers,
     ],
   };
+  const other = {
+    name: 'other',
+    tokens: [{ token: OTHER_ORG_TOKEN, email: 'owner@other.example.org' }],
+    users: [
+      aSeedUser({ email: 'owner@other.example.org', rank: 'SUPER' }),
+      aSeedUser({ email: 'joe@corp.example.com', first_name: 'Joe', last_name: 'Elsewhere' }),
+    ],
+  };
+  return { organizations: options.otherOrganization === false ? [corp] : [corp, other] };
 }
 
 export async function startTestMock(

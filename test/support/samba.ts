@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'ldapts';
+import { atExit, trackChild, untrackChild } from './children.js';
 import { createTestCertificates, findExecutable } from './tls.js';
 
 const execFileAsync = promisify(execFile);
@@ -103,24 +104,6 @@ export function sambaUnavailableReason(): string | undefined {
 /** True when samba, samba-tool, ldbadd and openssl are installed and we are root. */
 export function sambaAvailable(): boolean {
   return sambaUnavailableReason() === undefined;
-}
-
-// A vitest run that ends without teardown still takes Samba along: samba -i exits on EOF on
-// stdin, which the kernel delivers when this process dies, and this hook covers normal exits.
-const live = new Map<ChildProcess, string>();
-let exitHookInstalled = false;
-function track(child: ChildProcess, dir: string): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const [proc, path] of live) {
-        proc.kill('SIGKILL');
-        rmSync(path, { recursive: true, force: true });
-      }
-      releaseLock();
-    });
-  }
-  live.set(child, dir);
 }
 
 /**
@@ -261,7 +244,9 @@ async function provisionAndStart(tools: Tools): Promise<SambaServer> {
     const child = spawn(tools.samba, ['-s', join(dir, 'etc', 'smb.conf'), '-i', '-M', 'single'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    track(child, dir);
+    // samba -i also exits on EOF on its stdin, which the kernel delivers when this process dies.
+    trackChild(child, dir);
+    atExit(releaseLock);
     let output = '';
     const collect = (chunk: Buffer): void => {
       output = (output + chunk.toString('utf8')).slice(-8000);
@@ -340,7 +325,7 @@ async function stopSamba(child: ChildProcess, dir: string): Promise<void> {
     clearTimeout(term);
     clearTimeout(kill);
   }
-  live.delete(child);
+  untrackChild(child);
   await rm(dir, { recursive: true, force: true });
   releaseLock();
 }

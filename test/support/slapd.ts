@@ -1,11 +1,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'ldapts';
+import { trackChild, untrackChild } from './children.js';
 import { createTestCertificates, findExecutable } from './tls.js';
 
 const execFileAsync = promisify(execFile);
@@ -119,23 +120,6 @@ export function slapdUnavailableReason(): string | undefined {
 /** True when slapd, slapadd, ldapmodify, openssl, back_mdb and the schemas are installed. */
 export function slapdAvailable(): boolean {
   return slapdUnavailableReason() === undefined;
-}
-
-// Cleanup for a worker that ends without calling stop() (a crashed test, a timeout). slapd is
-// also started with PR_SET_PDEATHSIG (setpriv) so that a SIGKILLed worker takes it along.
-const live = new Map<ChildProcess, string>();
-let exitHookInstalled = false;
-function track(child: ChildProcess, dir: string): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const [proc, path] of live) {
-        proc.kill('SIGKILL');
-        rmSync(path, { recursive: true, force: true });
-      }
-    });
-  }
-  live.set(child, dir);
 }
 
 /**
@@ -380,7 +364,8 @@ async function spawnOnFreePorts(
     const [file, ...rest] =
       setpriv === undefined ? args : [setpriv, '--pdeathsig', 'KILL', ...args];
     const child = spawn(file ?? slapd, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
-    track(child, dataDir);
+    // slapd is also started with PR_SET_PDEATHSIG (setpriv): a SIGKILLed worker takes it along.
+    trackChild(child, dataDir);
     let stderr = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
@@ -441,7 +426,7 @@ async function stopChild(child: ChildProcess, dir: string | undefined): Promise<
     await exited;
     clearTimeout(timer);
   }
-  live.delete(child);
+  untrackChild(child);
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 }
 

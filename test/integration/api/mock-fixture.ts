@@ -1,11 +1,15 @@
 import { setTimeout as wait } from 'node:timers/promises';
-import { parseFaults } from '../../../src/mock/faults.js';
-import { parseSeed, type SeedInput } from '../../../src/mock/seed.js';
-import { startMockServer, type MockServer } from '../../../src/mock/server.js';
+import type { SeedInput } from '../../../src/mock/seed.js';
+import type { MockServer } from '../../../src/mock/server.js';
 import { ApiClient, type ApiClientOptions } from '../../../src/api/client.js';
 import { asEmailId, asUserId, type EmailId, type UserId } from '../../../src/api/ids.js';
 
-import { aSeedUser, type SeedUserInput } from '../../support/mock.js';
+import {
+  aSeed as sharedSeed,
+  aSeedUser,
+  startTestMock,
+  type SeedUserInput,
+} from '../../support/mock.js';
 
 export { aSeedUser, type SeedUserInput };
 
@@ -13,35 +17,18 @@ export const SUPER_TOKEN = 'super-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 export const REGULAR_TOKEN = 'regular-token-0123456789abcdef';
 
-/** Organization `corp` with a SUPER, an ADMIN and a REGULAR caller, plus `users`. */
+/**
+ * Organization `corp` with a SUPER, an ADMIN and a REGULAR caller, plus `users`, with tokens
+ * long and distinctive enough for the redaction tests to search any text for them.
+ */
 export function aSeed(users: SeedUserInput[] = []): SeedInput {
-  return {
-    organizations: [
-      {
-        name: 'corp',
-        tokens: [
-          { token: SUPER_TOKEN, email: 'owner@corp.example.com' },
-          { token: ADMIN_TOKEN, email: 'admin@corp.example.com' },
-          { token: REGULAR_TOKEN, email: 'reader@corp.example.com' },
-        ],
-        users: [
-          aSeedUser({ email: 'owner@corp.example.com', rank: 'SUPER' }),
-          aSeedUser({ email: 'admin@corp.example.com', rank: 'ADMIN' }),
-          aSeedUser({ email: 'reader@corp.example.com' }),
-          ...users,
-        ],
-      },
-    ],
-  };
-}
-
-export function startMock(seed: SeedInput, faults?: unknown): Promise<MockServer> {
-  return startMockServer({
-    seed: parseSeed(seed, 'test seed'),
-    faults: faults === undefined ? undefined : parseFaults(faults, 'test faults'),
-    port: 0,
+  return sharedSeed(users, {
+    tokens: { super: SUPER_TOKEN, admin: ADMIN_TOKEN, regular: REGULAR_TOKEN },
+    otherOrganization: false,
   });
 }
+
+export { startTestMock as startMock };
 
 /** Ids of a user by email, from the mock's store (the test's view, not the client's). */
 export function idsOf(server: MockServer, email: string): { emailId: EmailId; userId: UserId } {

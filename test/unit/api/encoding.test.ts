@@ -1,20 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../../src/api/client.js';
 import { asEmailId } from '../../../src/api/ids.js';
 import { ApiError } from '../../../src/errors.js';
-import { JOE, JOE_USER_ID, OK, TOKEN, formOf, harness, listed, type Reply } from './harness.js';
+import { JOE, JOE_USER_ID, OK, TOKEN, formOf, useHarness, listed, type Reply } from './harness.js';
 
-let active: ReturnType<typeof harness> | undefined;
-afterEach(async () => {
-  active?.agent.assertNoPendingInterceptors();
-  await active?.agent.close();
-  active = undefined;
-});
-
-function setUp(...args: Parameters<typeof harness>): ReturnType<typeof harness> {
-  active = harness(...args);
-  return active;
-}
+const setUp = useHarness();
 
 interface Case {
   call: (api: ApiClient) => Promise<unknown>;

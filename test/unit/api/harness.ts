@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { errors, MockAgent, type Dispatcher } from 'undici';
 import { ApiClient, type ApiClientOptions } from '../../../src/api/client.js';
 import { asEmailId, asUserId } from '../../../src/api/ids.js';
@@ -139,4 +140,22 @@ export function harness(options: Partial<ApiClientOptions> = {}): {
 /** The form fields of a sent POST body. */
 export function formOf(sent: Sent | undefined): Record<string, string> {
   return Object.fromEntries(new URLSearchParams(sent?.body ?? ''));
+}
+
+/**
+ * The per-test lifecycle of {@link harness}: returns `setUp`, and after each test checks that
+ * every queued reply was used (net connect being off, nothing unplanned was sent) and closes
+ * the agent. Call it at the top of a file or a describe block.
+ */
+export function useHarness(): (...args: Parameters<typeof harness>) => ReturnType<typeof harness> {
+  let active: ReturnType<typeof harness> | undefined;
+  afterEach(async () => {
+    active?.agent.assertNoPendingInterceptors();
+    await active?.agent.close();
+    active = undefined;
+  });
+  return (...args) => {
+    active = harness(...args);
+    return active;
+  };
 }

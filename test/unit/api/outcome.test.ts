@@ -1,19 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FreshRead } from '../../../src/api/fresh-read.js';
 import { ApiError } from '../../../src/errors.js';
-import { JOE, LOST, OK, harness, listed, type Reply } from './harness.js';
+import { JOE, LOST, OK, useHarness, listed, type Reply } from './harness.js';
 
-let active: ReturnType<typeof harness> | undefined;
-afterEach(async () => {
-  // Every queued reply was used, and (net connect being off) nothing unplanned was sent.
-  active?.agent.assertNoPendingInterceptors();
-  await active?.agent.close();
-  active = undefined;
-});
-function setUp(...args: Parameters<typeof harness>): ReturnType<typeof harness> {
-  active = harness(...args);
-  return active;
-}
+const setUp = useHarness();
 
 const listing = (...users: Record<string, unknown>[]): Reply => ({ status: 200, body: users });
 const joeAs = (adStatus: string): Record<string, unknown> => listed(1001, { ad_status: adStatus });

@@ -1,5 +1,5 @@
 import { errors } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   backoffDelay,
   classifyError,
@@ -8,7 +8,7 @@ import {
   type RetryPolicy,
 } from '../../../src/api/retry.js';
 import { ApiError } from '../../../src/errors.js';
-import { JOE, LOST, OK, REFUSED, harness } from './harness.js';
+import { JOE, LOST, OK, REFUSED, useHarness } from './harness.js';
 
 const policy: RetryPolicy = {
   maxAttempts: 5,
@@ -82,16 +82,7 @@ describe('classification', () => {
 });
 
 describe('ApiClient retries', () => {
-  let active: ReturnType<typeof harness> | undefined;
-  afterEach(async () => {
-    active?.agent.assertNoPendingInterceptors();
-    await active?.agent.close();
-    active = undefined;
-  });
-  function setUp(...args: Parameters<typeof harness>): ReturnType<typeof harness> {
-    active = harness(...args);
-    return active;
-  }
+  const setUp = useHarness();
 
   it.each([429, 502, 503, 504])(
     'retries a replace call after %d, with growing backoff',
