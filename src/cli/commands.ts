@@ -5,7 +5,7 @@ import type { Env } from '../config/load.js';
 import { ConfigError, type ExitCode } from '../errors.js';
 import type { Plan } from '../reconcile/model.js';
 import { renderPlan, useColor } from '../reconcile/render.js';
-import { applyRun, planRun, railError } from '../reconcile/run.js';
+import { applyRun, planRun } from '../reconcile/run.js';
 import { configPath, openRunContext } from './context.js';
 import type { CliIo } from './main.js';
 
@@ -121,5 +121,3 @@ export function configSchemaCommand(ctx: CommandEnv): ExitCode {
   ctx.io.stdout.write(JSON.stringify(z.toJSONSchema(Config, { io: 'input' }), null, 2) + '\n');
   return 0;
 }
-
-export { railError };

@@ -1,7 +1,7 @@
 import { DirectoryError } from '../errors.js';
 import { normalizeDn } from './dn.js';
 import type { Flavor } from './flavors.js';
-import { normalizeDns, resolveMemberships, type GroupNode, type MemberNode } from './groups.js';
+import { normalizeDns, type GroupNode, type MemberNode } from './groups.js';
 import {
   firstValue,
   values,
@@ -169,5 +169,3 @@ export function assembleSnapshot(input: {
     readAt: input.now.toISOString(),
   };
 }
-
-export { resolveMemberships };

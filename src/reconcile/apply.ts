@@ -28,7 +28,7 @@ export interface ApplyOptions {
    * For a reviewed plan (`apply --plan`): the organization as it is now, so that actions whose
    * target changed since the plan was made are skipped, not applied blindly.
    */
-  currentOrganization?: readonly OrgUser[];
+  currentOrganization?: ReadonlyMap<number, OrgUser>;
   /**
    * For a reviewed plan: the `actionKey`s of the plan made from today's read. A reviewed action
    * today's read no longer calls for (a user back in the directory, an id now held by someone
@@ -55,12 +55,7 @@ export function actionKey(action: Action): string {
 }
 
 /** Why a reviewed plan's action no longer fits the organization, or undefined. */
-function staleReason(
-  action: Action,
-  options: Omit<ApplyOptions, 'currentOrganization'> & {
-    currentOrganization?: ReadonlyMap<number, OrgUser>;
-  },
-): string | undefined {
+function staleReason(action: Action, options: ApplyOptions): string | undefined {
   const org = options.currentOrganization;
   if (org === undefined) return undefined;
   const user = org.get(action.emailId);
@@ -163,11 +158,6 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     else list.push(a);
   }
   const queue = [...byUser.values()];
-  const current =
-    options.currentOrganization === undefined
-      ? undefined
-      : new Map(options.currentOrganization.map((u) => [u.emailId, u]));
-  const staleOptions = { ...options, currentOrganization: current };
   const results: ActionResult[] = [];
   const done = (result: ActionResult): void => {
     results.push(result);
@@ -179,7 +169,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       let blocked: string | undefined;
       for (const action of chain) {
         if (options.signal?.aborted === true) blocked ??= 'stopped before it was sent (shutdown)';
-        const stale = blocked ?? staleReason(action, staleOptions);
+        const stale = blocked ?? staleReason(action, options);
         if (stale !== undefined) {
           done({ action, outcome: 'skipped', error: stale });
           continue;

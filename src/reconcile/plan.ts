@@ -2,7 +2,7 @@ import type { RulesConfig } from '../config/schema.js';
 import { normalizeDn } from '../directory/dn.js';
 import type { DirectoryUser } from '../directory/model.js';
 import type { StateRecord, UserState } from '../state/model.js';
-import { matchUsers } from './match.js';
+import { matchUsers, type MatchResult } from './match.js';
 import {
   ACTION_ORDER,
   type Action,
@@ -25,6 +25,8 @@ export interface PlanInput {
   /** Emails never demoted, suspended or removed (config list plus the token's own user). */
   protectedUsers: readonly string[];
   now: Date;
+  /** `matchUsers(directory, organization)`, when the caller has it already (it is O(users)). */
+  match?: MatchResult;
 }
 
 const DAY_MS = 86_400_000;
@@ -99,7 +101,7 @@ export function detailReadsNeeded(
   const wantUsernames = rules.computerUsernames === 'manage';
   const wantCards = rules.smartcards === 'manage';
   if (!wantUsernames && !wantCards) return [];
-  const { matches, ambiguousIds } = matchUsers(input.directory, input.organization);
+  const { matches, ambiguousIds } = input.match ?? matchUsers(input.directory, input.organization);
   const out: number[] = [];
   for (const org of input.organization) {
     if (!inScope(org.email, rules) || ambiguousIds.has(org.emailId) || !matches.has(org.emailId))
@@ -158,10 +160,8 @@ function note(ctx: UserContext, message: string): void {
 export function plan(input: PlanInput): Plan {
   const { rules, state, now } = input;
   const protectedSet = new Set(input.protectedUsers.map((e) => e.trim().toLowerCase()));
-  const { matches, ambiguous, ambiguousIds, unmatched } = matchUsers(
-    input.directory,
-    input.organization,
-  );
+  const { matches, ambiguous, ambiguousIds, unmatched } =
+    input.match ?? matchUsers(input.directory, input.organization);
   const actions: Action[] = [];
   const notes: Note[] = [];
   const timers: Plan['timers'] = { started: {}, cleared: [] };

@@ -9,6 +9,7 @@ import { createSilentLogger, type Logger } from '../log.js';
 import type { StateStore } from '../state/store.js';
 import { actionKey, applyPlan, type ApplyReport } from './apply.js';
 import type { OrgDetails, OrgUser, Plan } from './model.js';
+import { matchUsers } from './match.js';
 import { detailReadsNeeded, plan as makePlan, sweepDue } from './plan.js';
 import { checkRails, type RailTrip } from './safety.js';
 
@@ -100,6 +101,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
     rules: config.rules,
     protectedUsers: protectedUsers(config),
     now,
+    match: matchUsers(snapshot.users, organization),
   };
   const sweep = sweepDue(store.state, now, durationMs(config.verifyEvery));
   const ids = detailReadsNeeded(base, { sweep });
@@ -299,7 +301,7 @@ export async function applyRun(
     ...(options.reviewed === undefined
       ? {}
       : {
-          currentOrganization: planned.organization,
+          currentOrganization: new Map(planned.organization.map((u) => [u.emailId, u])),
           currentRanks,
           currentlyWanted: new Set(planned.plan.actions.map(actionKey)),
         }),

@@ -1,13 +1,7 @@
 import type { LdapSourceConfig } from '../../config/source.js';
 import { DirectoryError } from '../../errors.js';
 import { createSilentLogger, type Logger } from '../../log.js';
-import {
-  assembleSnapshot,
-  mapGroup,
-  mapUser,
-  resolveMemberships,
-  type MappedUser,
-} from '../build.js';
+import { assembleSnapshot, mapGroup, mapUser, type MappedUser } from '../build.js';
 import { normalizeDn } from '../dn.js';
 import {
   AD_CAPABILITY_OID,
@@ -16,7 +10,7 @@ import {
   type Flavor,
   type FlavorName,
 } from '../flavors.js';
-import type { GroupNode } from '../groups.js';
+import { resolveMemberships, type GroupNode } from '../groups.js';
 import {
   values,
   type DirectorySnapshot,

@@ -1,17 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import type { LdifSourceConfig } from '../../config/source.js';
 import { DirectoryError } from '../../errors.js';
-import {
-  assembleSnapshot,
-  mapGroup,
-  mapUser,
-  resolveMemberships,
-  type MappedUser,
-} from '../build.js';
+import { assembleSnapshot, mapGroup, mapUser, type MappedUser } from '../build.js';
 import { isUnder, normalizeDn } from '../dn.js';
 import { compileFilter } from '../filter.js';
 import { FLAVORS, withAttributes, type Flavor } from '../flavors.js';
-import type { GroupNode } from '../groups.js';
+import { resolveMemberships, type GroupNode } from '../groups.js';
 import {
   values,
   type DirectorySnapshot,

@@ -125,7 +125,7 @@ describe('applyPlan against the mock API', () => {
       {
         api: api!,
         journal: new MemoryJournal(),
-        currentOrganization: now,
+        currentOrganization: new Map(now.map((u) => [u.emailId, u])),
         currentRanks: new Map([[c.emailId, 'REGULAR']]),
       },
     );
@@ -166,7 +166,7 @@ describe('applyPlan against the mock API', () => {
       {
         api: api!,
         journal: new MemoryJournal(),
-        currentOrganization: now,
+        currentOrganization: new Map(now.map((u) => [u.emailId, u])),
         currentlyWanted: new Set(),
       },
     );
