@@ -52,6 +52,19 @@ export interface MappedUser {
   node: MemberNode;
 }
 
+/** The distinct values of a short list, in order (no Set for the usual zero or one value). */
+function distinct<T>(list: readonly T[]): T[] {
+  if (list.length < 2) return list.slice();
+  return [...new Set(list)];
+}
+
+/** The values of several attributes, one list (no copy for the usual single attribute). */
+function valuesOf(entry: RawEntry, attributes: readonly string[]): readonly string[] {
+  if (attributes.length === 1) return values(entry, attributes[0]!);
+  if (attributes.length === 0) return [];
+  return attributes.flatMap((attr) => values(entry, attr));
+}
+
 /** One directory entry to a DirectoryUser (groups filled in later), or undefined with a warning. */
 export function mapUser(
   entry: RawEntry,
@@ -60,9 +73,9 @@ export function mapUser(
   warnings: DirectoryWarning[],
 ): MappedUser | undefined {
   const a = flavor.attributes;
-  const { primary, aliases: aliasList } = parseAliases(
-    a.aliases.flatMap((attr) => values(entry, attr)),
-  );
+  const aliasValues = valuesOf(entry, a.aliases);
+  const { primary, aliases: aliasList } =
+    aliasValues.length === 0 ? { primary: undefined, aliases: [] } : parseAliases(aliasValues);
   const mail = firstValue(entry, a.email);
   // Without mail, the primary SMTP address, else the first alias (AD without Exchange often has
   // only userPrincipalName): a person dropped here would count as gone from the directory.
@@ -87,26 +100,39 @@ export function mapUser(
         });
     }
   }
-  const rawLogins = a.logins.flatMap((attr) => values(entry, attr));
-  const logins = [...new Set(rawLogins.map(transformLogin).filter((l) => l !== ''))];
+  const rawLogins = valuesOf(entry, a.logins);
+  const logins: string[] = [];
+  for (const raw of rawLogins) {
+    const login = transformLogin(raw);
+    if (login !== '' && !logins.includes(login)) logins.push(login);
+  }
+  // posixGroup memberUid may name the POSIX uid or a login.
+  const uids: string[] = [];
+  for (const list of [values(entry, 'uid'), rawLogins]) {
+    for (const raw of list) {
+      const uid = raw.trim().toLowerCase();
+      if (!uids.includes(uid)) uids.push(uid);
+    }
+  }
+  const memberOf = values(entry, a.memberOf);
   const dn = normalizeDn(entry.dn);
   const user: DirectoryUser = {
     id: flavor.decodeId(entry, a.id) ?? dn,
     dn: entry.dn,
     email,
-    aliases: [...new Set(aliasList)].filter((x) => x !== email),
+    aliases: aliasList.length === 0 ? [] : distinct(aliasList).filter((x) => x !== email),
     firstName: firstValue(entry, a.firstName)?.trim() ?? '',
     lastName: firstValue(entry, a.lastName)?.trim() ?? '',
     logins,
-    smartcards: [...new Set(smartcards)],
+    smartcards: distinct(smartcards),
     groups: [],
     disabled: flavor.disabled(entry),
     expired: flavor.expired(entry, now),
   };
   const node: MemberNode = {
     dn,
-    uids: [...new Set([...values(entry, 'uid'), ...rawLogins].map((l) => l.trim().toLowerCase()))],
-    memberOf: normalizeDns(values(entry, a.memberOf)),
+    uids,
+    memberOf: memberOf.length === 0 ? [] : normalizeDns(memberOf),
   };
   return { user, node };
 }
@@ -128,12 +154,15 @@ export function mapGroup(entry: RawEntry, flavor: Flavor, members: readonly stri
  */
 export function assembleSnapshot(input: {
   users: readonly MappedUser[];
-  memberships: Map<string, string[]>;
+  /** The effective groups of the user at `index` of `users` (normalized DN `dn`). */
+  memberships: (index: number, dn: string) => readonly string[];
   groupNames: Map<string, string>;
   groupsOfInterest: readonly string[];
   warnings: DirectoryWarning[];
   stats: ReadStats;
   now: Date;
+  /** False when every user was read from one base DN, so none can appear twice. */
+  mayRepeat?: boolean;
 }): DirectorySnapshot {
   const interest =
     input.groupsOfInterest.length > 0
@@ -149,13 +178,27 @@ export function assembleSnapshot(input: {
       );
     }
   }
-  const seen = new Set<string>();
+  // Lists are shared by users with the same groups: filtered once per list, not once per user.
+  const filtered = new Map<readonly string[], readonly string[]>();
+  const inInterest = (groups: readonly string[]): readonly string[] => {
+    if (interest === undefined) return groups;
+    let kept = filtered.get(groups);
+    if (kept === undefined) {
+      kept = groups.filter((g) => interest.has(g));
+      filtered.set(groups, kept);
+    }
+    return kept;
+  };
+  // Overlapping base DNs can return a user twice; one base cannot.
+  const seen = input.users.length > 0 && input.mayRepeat !== false ? new Set<string>() : undefined;
   const users: DirectoryUser[] = [];
-  for (const { user, node } of input.users) {
-    if (seen.has(node.dn)) continue;
-    seen.add(node.dn);
-    const groups = input.memberships.get(node.dn) ?? [];
-    user.groups = interest === undefined ? groups : groups.filter((g) => interest.has(g));
+  for (let i = 0; i < input.users.length; i++) {
+    const { user, node } = input.users[i]!;
+    if (seen !== undefined) {
+      if (seen.has(node.dn)) continue;
+      seen.add(node.dn);
+    }
+    user.groups = inInterest(input.memberships(i, node.dn));
     users.push(user);
   }
   const groups = new Map<string, string>();

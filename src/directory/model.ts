@@ -17,8 +17,8 @@ export interface DirectoryUser {
   logins: string[];
   /** Smart card numbers, digits only. */
   smartcards: string[];
-  /** Normalized DNs of the groups the user is in, nested groups resolved. */
-  groups: string[];
+  /** Normalized DNs of the groups the user is in, nested groups resolved. Shared: never mutated. */
+  groups: readonly string[];
   /** Disabled or locked in the directory. */
   disabled: boolean;
   /** AD accountExpires in the past. */
@@ -82,12 +82,34 @@ export interface RawEntry {
   attributes: Map<string, (string | Buffer)[]>;
 }
 
-export function values(entry: RawEntry, attribute: string): string[] {
-  const v = entry.attributes.get(attribute.toLowerCase());
-  if (v === undefined) return [];
-  return v.map((x) => (typeof x === 'string' ? x : x.toString('utf8')));
+const NONE: readonly string[] = Object.freeze([]);
+
+/** Attribute names are few and asked for on every entry: lower-cased once each. */
+const lowerCased = new Map<string, string>();
+export function attributeKey(attribute: string): string {
+  let key = lowerCased.get(attribute);
+  if (key === undefined) {
+    key = attribute.toLowerCase();
+    if (lowerCased.size < 10_000) lowerCased.set(attribute, key);
+  }
+  return key;
+}
+
+/**
+ * The values of an attribute as strings. Read-only: when every value is already a string (nearly
+ * always), this is the entry's own list, not a copy.
+ */
+export function values(entry: RawEntry, attribute: string): readonly string[] {
+  const v = entry.attributes.get(attributeKey(attribute));
+  if (v === undefined) return NONE;
+  for (const x of v) {
+    if (typeof x !== 'string')
+      return v.map((y) => (typeof y === 'string' ? y : y.toString('utf8')));
+  }
+  return v as string[];
 }
 
 export function firstValue(entry: RawEntry, attribute: string): string | undefined {
-  return values(entry, attribute)[0];
+  const v = entry.attributes.get(attributeKey(attribute))?.[0];
+  return v === undefined || typeof v === 'string' ? v : v.toString('utf8');
 }

@@ -6,12 +6,12 @@ import {
   ResultCodeError,
   SizeLimitExceededError,
   TimeLimitExceededError,
-  type Entry,
 } from 'ldapts';
 import { ConfigError, DirectoryError } from '../../errors.js';
 import { createSilentLogger, type Logger } from '../../log.js';
 import type { RawEntry } from '../model.js';
-import { pageUntilCookieEnds } from './paging.js';
+import { pagedSearch } from './paging.js';
+import { installLeanReader } from './wire.js';
 
 export interface LdapConnectOptions {
   urls: readonly string[];
@@ -59,19 +59,6 @@ function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-function toRawEntry(entry: Entry): RawEntry {
-  const attributes = new Map<string, (string | Buffer)[]>();
-  for (const [name, value] of Object.entries(entry)) {
-    if (name === 'dn') continue;
-    const list = Array.isArray(value) ? value : [value];
-    const key = name.toLowerCase();
-    const existing = attributes.get(key);
-    if (existing === undefined) attributes.set(key, list);
-    else existing.push(...list);
-  }
-  return { dn: entry.dn, attributes };
-}
-
 /**
  * One bound LDAP connection: failover across `urls`, TLS verified by default, paged search
  * to the end, ranged attribute retrieval, and errors that name the server and base DN.
@@ -112,7 +99,7 @@ export class LdapConnection {
         ...(plain ? {} : { tlsOptions: tls }),
         strictDN: false,
       });
-      pageUntilCookieEnds(client);
+      installLeanReader(client);
       try {
         if (plain && options.startTls) await client.startTLS(tls);
         if (options.bindDn !== undefined)
@@ -158,16 +145,17 @@ export class LdapConnection {
   async *search(baseDn: string, options: SearchOptions): AsyncGenerator<RawEntry[]> {
     const binary = options.binaryAttributes ?? [];
     try {
-      const pages = this.client.searchPaginated(baseDn, {
+      const pages = pagedSearch(this.client, {
+        baseDn,
         scope: options.scope ?? 'sub',
         filter: options.filter,
         attributes: options.attributes,
-        paged: { pageSize: options.pageSize ?? 500 },
-        explicitBufferAttributes: [...binary, ...binary.map((b) => b.toLowerCase())],
-        timeLimit: Math.ceil(this.timeoutMs / 1000),
+        binaryAttributes: [...binary, ...binary.map((b) => b.toLowerCase())],
+        pageSize: options.pageSize ?? 500,
+        timeLimitSeconds: Math.ceil(this.timeoutMs / 1000),
       });
       for await (const page of pages) {
-        for (const reference of page.searchReferences) {
+        for (const reference of page.references) {
           if (!isOtherPartition(reference)) {
             throw new DirectoryError(
               `search of ${baseDn} on ${this.url} returned a continuation reference to ${reference}, which dirsync does not follow: the entries under it would be missing from the read`,
@@ -178,7 +166,7 @@ export class LdapConnection {
           }
           this.referencesSkipped++;
         }
-        yield page.searchEntries.map(toRawEntry);
+        yield page.entries;
       }
     } catch (error) {
       throw this.searchError(error, baseDn, options.filter);

@@ -1,86 +1,124 @@
 import {
+  FilterParser,
   MessageResponseStatus,
   PagedResultsControl,
+  SearchRequest,
   StatusCodeParser,
   type Client,
   type Entry,
 } from 'ldapts';
+import type { RawEntry } from '../model.js';
+import { LEAN_ENTRIES, type WithLeanEntries } from './wire.js';
 
-/** The parts of an ldapts search response the page step reads. */
-interface SearchResponseLike {
+/** The parts of an ldapts search response a page step reads. */
+interface SearchResponseLike extends WithLeanEntries {
   status: number;
-  searchEntries: { toObject(attributes: string[], buffers: string[]): Entry }[];
+  errorMessage?: string;
+  searchEntries: unknown[];
   searchReferences: { uris: string[] }[];
   controls?: unknown[];
 }
 
-interface SearchRequestLike {
-  messageId: number;
-  sizeLimit?: number;
-  attributes: string[];
-  explicitBufferAttributes: string[];
+interface ClientInternals {
+  _send(request: SearchRequest): Promise<SearchResponseLike | undefined>;
+  _nextMessageId(): number;
 }
 
-interface ClientInternals {
-  _send(request: SearchRequestLike): Promise<SearchResponseLike | undefined>;
-  _nextMessageId(): number;
-  _sendSearch: unknown;
+export interface PagedSearch {
+  baseDn: string;
+  scope: 'base' | 'one' | 'sub';
+  filter: string;
+  attributes: string[];
+  /** Attribute names whose values stay Buffers (AD objectGUID). */
+  binaryAttributes: string[];
+  pageSize: number;
+  /** Server-side time limit of each page, seconds. */
+  timeLimitSeconds: number;
+}
+
+export interface Page {
+  entries: RawEntry[];
+  references: string[];
+}
+
+/** An entry as ldapts builds it (the fallback when the lean reader is not installed). */
+export function toRawEntry(entry: Entry): RawEntry {
+  const attributes = new Map<string, (string | Buffer)[]>();
+  for (const [name, value] of Object.entries(entry)) {
+    if (name === 'dn') continue;
+    const list = Array.isArray(value) ? value : [value];
+    const key = name.toLowerCase();
+    const existing = attributes.get(key);
+    if (existing === undefined) attributes.set(key, list);
+    else existing.push(...list);
+  }
+  return { dn: entry.dn, attributes };
 }
 
 /**
- * ldapts 8 stops paging when a page holds no entry and no reference, even if the server sent a
- * cookie for more: Active Directory does send such empty pages on slow scans, and the read would
- * end short without an error. This gives one client the same page step minus that condition:
- * paging goes on while the server returns a cookie. (Checked against ldapts 8.2's
- * `Client._sendSearch`; the lockfile pins the version.)
+ * A paged search (RFC 2696) to the end, a page at a time.
+ *
+ * Two things differ from ldapts' own `searchPaginated`:
+ * - Paging goes on while the server returns a cookie, even after a page with no entry and no
+ *   reference. ldapts 8 stops at such a page, and Active Directory sends them on slow scans:
+ *   the read would end short without an error.
+ * - The next page is asked for as soon as a page arrives, before the caller works on it, so the
+ *   server reads page n+1 while dirsync maps page n. Still one request in flight at a time.
+ *
+ * Built on ldapts' request encoding and `_send` (checked against ldapts 8.2; the lockfile pins
+ * the version). Entries come decoded by the lean reader ({@link LEAN_ENTRIES}), else through
+ * ldapts' own objects.
  */
-export function pageUntilCookieEnds(client: Client): void {
+export async function* pagedSearch(client: Client, search: PagedSearch): AsyncGenerator<Page> {
   const internals = client as unknown as ClientInternals;
-  internals._sendSearch = async function sendSearch(
-    this: ClientInternals,
-    searchRequest: SearchRequestLike,
-    searchResult: { searchEntries: Entry[]; searchReferences: string[] },
-    paged: boolean,
-    pageSize: number,
-    pagedResultsControl: PagedResultsControl | undefined,
-    fetchAll = true,
-  ): Promise<PagedResultsControl | undefined> {
-    searchRequest.messageId = this._nextMessageId();
-    const result = await this._send(searchRequest);
-    if (
-      result?.status !== MessageResponseStatus.Success &&
-      !(result?.status === MessageResponseStatus.SizeLimitExceeded && searchRequest.sizeLimit)
-    ) {
+  const filter = FilterParser.parseString(search.filter);
+  const send = async (cookie: Buffer | undefined): Promise<SearchResponseLike | undefined> => {
+    const request = new SearchRequest({
+      messageId: internals._nextMessageId(),
+      baseDN: search.baseDn,
+      scope: search.scope,
+      filter,
+      attributes: search.attributes,
+      explicitBufferAttributes: search.binaryAttributes,
+      timeLimit: search.timeLimitSeconds,
+      controls: [
+        new PagedResultsControl({
+          value:
+            cookie === undefined ? { size: search.pageSize } : { size: search.pageSize, cookie },
+        }),
+      ],
+    });
+    return internals._send(request);
+  };
+
+  let pending: Promise<SearchResponseLike | undefined> | undefined = send(undefined);
+  while (pending !== undefined) {
+    const result = await pending;
+    pending = undefined;
+    if (result?.status !== MessageResponseStatus.Success) {
       throw StatusCodeParser.parse(result as Parameters<typeof StatusCodeParser.parse>[0]);
     }
-    for (const entry of result.searchEntries) {
-      searchResult.searchEntries.push(
-        entry.toObject(searchRequest.attributes, searchRequest.explicitBufferAttributes),
-      );
+    const response = (result.controls ?? []).find(
+      (c): c is PagedResultsControl => c instanceof PagedResultsControl,
+    );
+    const cookie = response?.value?.cookie;
+    if (cookie !== undefined && cookie.length > 0) {
+      pending = send(cookie);
+      // Observed on the next turn; if the caller stops first, the rejection is not unhandled.
+      pending.catch(() => undefined);
     }
-    for (const reference of result.searchReferences)
-      searchResult.searchReferences.push(...reference.uris);
-    if (paged && pagedResultsControl !== undefined) {
-      const response = (result.controls ?? []).find(
-        (c): c is PagedResultsControl => c instanceof PagedResultsControl,
-      );
-      const cookie = response?.value?.cookie;
-      if (cookie !== undefined && cookie.length > 0) {
-        pagedResultsControl.value = pagedResultsControl.value ?? { size: pageSize };
-        pagedResultsControl.value.cookie = cookie;
-        if (fetchAll)
-          return sendSearch.call(
-            this,
-            searchRequest,
-            searchResult,
-            paged,
-            pageSize,
-            pagedResultsControl,
-            true,
-          );
-        return pagedResultsControl;
-      }
-    }
-    return undefined;
-  };
+    yield {
+      entries:
+        result[LEAN_ENTRIES] ??
+        result.searchEntries.map((entry) =>
+          toRawEntry(
+            (entry as { toObject(a: string[], b: string[]): Entry }).toObject(
+              search.attributes,
+              search.binaryAttributes,
+            ),
+          ),
+        ),
+      references: result.searchReferences.flatMap((r) => r.uris),
+    };
+  }
 }

@@ -126,6 +126,7 @@ export class LdapSource implements DirectorySource {
         memberships: resolved.memberships,
         groupNames: resolved.groupNames,
         groupsOfInterest: interest,
+        mayRepeat: c.users.baseDns.length > 1,
         warnings,
         stats: {
           source: conn.url,
@@ -222,7 +223,11 @@ export class LdapSource implements DirectorySource {
       }
     }
     groupsPerBase['(in-chain)'] = interest.length;
-    return { memberships, groupNames, groupsPerBase };
+    return {
+      memberships: (_index: number, dn: string): readonly string[] => memberships.get(dn) ?? [],
+      groupNames,
+      groupsPerBase,
+    };
   }
 
   /** Reads every group (ranges followed to the end) and resolves nesting with cycle detection. */
@@ -262,11 +267,12 @@ export class LdapSource implements DirectorySource {
       }
       groupsPerBase[base] = count;
     }
+    const memberships = resolveMemberships(
+      users.map((u) => u.node),
+      groups,
+    );
     return {
-      memberships: resolveMemberships(
-        users.map((u) => u.node),
-        groups,
-      ),
+      memberships: (i: number) => memberships[i]!,
       groupNames: new Map(groups.map((g) => [g.dn, g.name])),
       groupsPerBase,
     };

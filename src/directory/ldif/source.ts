@@ -100,12 +100,13 @@ export class LdifSource implements DirectorySource {
         },
       );
     }
+    const memberships = resolveMemberships(
+      users.map((u) => u.node),
+      groups,
+    );
     return assembleSnapshot({
       users,
-      memberships: resolveMemberships(
-        users.map((u) => u.node),
-        groups,
-      ),
+      memberships: (i) => memberships[i]!,
       groupNames: new Map(groups.map((g) => [g.dn, g.name])),
       groupsOfInterest: request.groupsOfInterest,
       warnings,

@@ -92,7 +92,7 @@ describe.skipIf(skip)('LDAP reader against OpenLDAP slapd', () => {
   });
 
   it('resolves nested groups client-side: groupOfNames, groupOfUniqueNames, posixGroup and a cycle', () => {
-    const groupsOf = (email: string): string[] | undefined =>
+    const groupsOf = (email: string): readonly string[] | undefined =>
       snapshot.users.find((u) => u.email === email)?.groups;
     expect(groupsOf('user0001@example.com')).toEqual([g('all-staff'), g('it-leads'), g('owners')]);
     expect(groupsOf('user0003@example.com')).toEqual([g('admins'), g('all-staff'), g('helpdesk')]);
@@ -230,7 +230,7 @@ describe.skipIf(skip)('LDAP reader against OpenLDAP slapd with the memberOf over
     const snapshot = await source.read({
       groupsOfInterest: [`cn=owners,${fixture.groupsBase}`, `cn=admins,${fixture.groupsBase}`],
     });
-    const groupsOf = (email: string): string[] | undefined =>
+    const groupsOf = (email: string): readonly string[] | undefined =>
       snapshot.users.find((u) => u.email === email)?.groups;
     expect(groupsOf('user0001@example.com')).toEqual([g('owners')]);
     expect(groupsOf('user0002@example.com')).toEqual([g('admins')]);

@@ -128,7 +128,7 @@ describe.skipIf(samba === undefined)('LDAP reader against a Samba AD DC', () => 
     const snapshot = await source().read({
       groupsOfInterest: [`CN=Owners,${ou}`, `CN=Admins,${ou}`],
     });
-    const groupsOf = (i: number): string[] | undefined =>
+    const groupsOf = (i: number): readonly string[] | undefined =>
       snapshot.users.find((u) => u.logins[0] === `aduser${i}`)?.groups;
     expect(snapshot.stats.groupsPerBase).toEqual({ '(in-chain)': 2 });
     expect(groupsOf(1)).toEqual([g('Owners')]);

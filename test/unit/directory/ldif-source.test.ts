@@ -59,7 +59,7 @@ describe('LDIF source', () => {
         `cn=admins,${fixture.groupsBase}`,
       ],
     });
-    const groupsOf = (email: string): string[] | undefined =>
+    const groupsOf = (email: string): readonly string[] | undefined =>
       snapshot.users.find((u) => u.email === email)?.groups;
     expect(groupsOf('user0001@example.com')).toEqual([g('owners')]);
     expect(groupsOf('user0003@example.com')).toEqual([g('admins')]);
@@ -69,7 +69,7 @@ describe('LDIF source', () => {
 
   it('resolves every group when none is named, through cycles and memberUid', async () => {
     const snapshot = await source().read({ groupsOfInterest: [] });
-    const groupsOf = (email: string): string[] | undefined =>
+    const groupsOf = (email: string): readonly string[] | undefined =>
       snapshot.users.find((u) => u.email === email)?.groups;
     expect(groupsOf('user0010@example.com')).toEqual([g('all-staff'), g('cycle-a'), g('cycle-b')]);
     expect(groupsOf('user0012@example.com')).toEqual([g('all-staff'), g('posix-devs')]);
@@ -107,7 +107,7 @@ describe('LDIF source with other login attributes', () => {
     const snapshot = await source({ attributes: { logins: ['cn'] } }).read({
       groupsOfInterest: [],
     });
-    const groupsOf = (email: string): string[] | undefined =>
+    const groupsOf = (email: string): readonly string[] | undefined =>
       snapshot.users.find((u) => u.email === email)?.groups;
     expect(groupsOf('user0004@example.com')).toContain(g('posix-devs'));
   });

@@ -203,23 +203,11 @@ describe('resolveMemberships', () => {
       group('cycle-b', ['cn=cycle-a,dc=x', 'uid=dee,dc=x']),
       group('posix', [], { memberUids: ['dee'] }),
     ];
-    const result = resolveMemberships(users, groups);
-    expect(result.get(dn('uid=ann,dc=x'))).toEqual([dn('cn=mid,dc=x'), dn('cn=top,dc=x')]);
-    expect(result.get(dn('uid=bob,dc=x'))).toEqual([
-      dn('cn=leaf,dc=x'),
-      dn('cn=mid,dc=x'),
-      dn('cn=top,dc=x'),
-    ]);
-    expect(result.get(dn('uid=cy,dc=x'))).toEqual([
-      dn('cn=leaf,dc=x'),
-      dn('cn=mid,dc=x'),
-      dn('cn=top,dc=x'),
-    ]);
-    expect(result.get(dn('uid=dee,dc=x'))).toEqual([
-      dn('cn=cycle-a,dc=x'),
-      dn('cn=cycle-b,dc=x'),
-      dn('cn=posix,dc=x'),
-    ]);
+    const [ann, bob, cy, dee] = resolveMemberships(users, groups);
+    expect(ann).toEqual([dn('cn=mid,dc=x'), dn('cn=top,dc=x')]);
+    expect(bob).toEqual([dn('cn=leaf,dc=x'), dn('cn=mid,dc=x'), dn('cn=top,dc=x')]);
+    expect(cy).toEqual([dn('cn=leaf,dc=x'), dn('cn=mid,dc=x'), dn('cn=top,dc=x')]);
+    expect(dee).toEqual([dn('cn=cycle-a,dc=x'), dn('cn=cycle-b,dc=x'), dn('cn=posix,dc=x')]);
   });
 
   it('follows a group memberOf upward and ignores groups it was not given', () => {
@@ -228,10 +216,41 @@ describe('resolveMemberships', () => {
       group('team', ['uid=ann,dc=x'], { memberOf: [dn('cn=dept,dc=x')] }),
       group('dept', []),
     ];
-    expect(resolveMemberships(users, groups).get(dn('uid=ann,dc=x'))).toEqual([
-      dn('cn=dept,dc=x'),
-      dn('cn=team,dc=x'),
+    expect(resolveMemberships(users, groups)[0]).toEqual([dn('cn=dept,dc=x'), dn('cn=team,dc=x')]);
+  });
+
+  it('gives a user read twice (overlapping base DNs) the same groups at both places', () => {
+    const users = [user('ann'), user('bob'), user('ann')];
+    const groups = [group('team', ['uid=ann,dc=x']), group('all', ['cn=team,dc=x'])];
+    expect(resolveMemberships(users, groups)).toEqual([
+      [dn('cn=all,dc=x'), dn('cn=team,dc=x')],
+      [],
+      [dn('cn=all,dc=x'), dn('cn=team,dc=x')],
     ]);
+  });
+
+  it('counts a group named twice for a user (member and memberOf) once, and sorts by DN', () => {
+    const users = [user('ann', ['cn=b,dc=x']), user('bob')];
+    const groups = [
+      group('b', ['uid=ann,dc=x', 'uid=bob,dc=x']),
+      group('a', ['uid=bob,dc=x', 'uid=ann,dc=x']),
+    ];
+    const [ann, bob] = resolveMemberships(users, groups);
+    expect(ann).toEqual([dn('cn=a,dc=x'), dn('cn=b,dc=x')]);
+    expect(bob).toEqual(ann);
+  });
+
+  it('walks a deep chain and a wide fan of parents', () => {
+    const depth = 50;
+    const chain = Array.from({ length: depth }, (_, i) =>
+      group(
+        `g${String(i).padStart(2, '0')}`,
+        i === 0 ? ['uid=ann,dc=x'] : [`cn=g${String(i - 1).padStart(2, '0')},dc=x`],
+      ),
+    );
+    const [ann] = resolveMemberships([user('ann')], chain);
+    expect(ann).toHaveLength(depth);
+    expect(ann).toEqual([...chain.map((g) => g.dn)].sort());
   });
 });
 

@@ -1,0 +1,310 @@
+import { TextDecoder } from 'node:util';
+import { BerReader, type Client } from 'ldapts';
+import type { RawEntry } from '../model.js';
+
+/**
+ * A lean reader of the LDAP messages one ldapts client receives.
+ *
+ * ldapts decodes every attribute value of a search entry into a Buffer view plus a string, then
+ * copies the entry into a plain object; at 100k users that is millions of short-lived objects,
+ * and the decoding alone costs about twice what `ldapsearch` spends on the whole read. This reader
+ * frames the messages itself and decodes a SearchResultEntry (RFC 4511 4.5.2) straight into the
+ * {@link RawEntry} dirsync maps: one string per value (ASCII sliced without a UTF-8 pass), one
+ * Map per entry, handed over with the page's SearchResultDone ({@link LEAN_ENTRIES}) rather than
+ * as a message object each. Every other message (bind, search done with its controls, references, extended
+ * responses) still goes through ldapts' own parser, so errors and controls behave as before.
+ *
+ * Values that are not valid UTF-8 stay Buffers, as in ldapts; attributes the search names in
+ * `explicitBufferAttributes` (AD objectGUID) are always Buffers.
+ */
+
+/**
+ * Where the entries of a search page are: on the SearchResultDone message (an ldapts
+ * SearchResponse) under this key, in the order the server sent them.
+ */
+export const LEAN_ENTRIES = Symbol('dirsync.leanEntries');
+
+export interface WithLeanEntries {
+  [LEAN_ENTRIES]?: RawEntry[];
+}
+
+/** The wire-level error a malformed message raises. */
+export class LdapWireError extends Error {}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+const TAG_SEQUENCE = 0x30;
+const TAG_SET = 0x31;
+const TAG_OCTET_STRING = 0x04;
+const TAG_INTEGER = 0x02;
+const TAG_SEARCH_ENTRY = 0x64;
+const TAG_SEARCH_DONE = 0x65;
+
+/**
+ * Cursor over one message: `pos` moves as it reads; `len` is the length of the element whose
+ * header was read last.
+ */
+class Cursor {
+  pos: number;
+  len = 0;
+
+  constructor(
+    readonly buf: Buffer,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  /** Reads a tag and a definite length; returns the tag, leaves `pos` at the contents. */
+  header(expected?: number): number {
+    const { buf } = this;
+    if (this.pos + 2 > this.end) throw new LdapWireError('truncated BER element');
+    const tag = buf[this.pos++]!;
+    if (expected !== undefined && tag !== expected)
+      throw new LdapWireError(
+        `expected BER tag 0x${expected.toString(16)}, got 0x${tag.toString(16)}`,
+      );
+    let len = buf[this.pos++]!;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      if (n === 0 || n > 4) throw new LdapWireError('unsupported BER length');
+      if (this.pos + n > this.end) throw new LdapWireError('truncated BER length');
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + buf[this.pos++]!;
+    }
+    if (this.pos + len > this.end) throw new LdapWireError('BER element runs past its message');
+    this.len = len;
+    return tag;
+  }
+
+  integer(): number {
+    this.header(TAG_INTEGER);
+    const { buf, len } = this;
+    if (len < 1 || len > 4) throw new LdapWireError('unsupported BER integer');
+    let value = buf[this.pos]! & 0x80 ? -1 : 0;
+    for (let i = 0; i < len; i++) value = value * 256 + buf[this.pos++]!;
+    return value;
+  }
+}
+
+/** The text of `buf[start, end)`: ASCII without a decoding pass, else strict UTF-8. */
+function decodeText(buf: Buffer, start: number, end: number): string | Buffer {
+  for (let i = start; i < end; i++) {
+    if (buf[i]! > 0x7f) {
+      const view = buf.subarray(start, end);
+      try {
+        return utf8.decode(view);
+      } catch {
+        return Buffer.from(view);
+      }
+    }
+  }
+  return buf.toString('latin1', start, end);
+}
+
+/** Attribute names repeat on every entry: one lower-cased string each. */
+const lowerNames = new Map<string, string>();
+function lowerName(name: string): string {
+  let lower = lowerNames.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (lowerNames.size < 10_000) lowerNames.set(name, lower);
+  }
+  return lower;
+}
+
+/**
+ * Decodes the contents of a SearchResultEntry (`buf[start, end)`, after its [APPLICATION 4]
+ * header): objectName, then the PartialAttributeList. `binary`: lower-cased names whose values
+ * are kept as Buffers.
+ */
+export function decodeSearchEntry(
+  buf: Buffer,
+  start: number,
+  end: number,
+  binary: ReadonlySet<string>,
+): RawEntry {
+  const c = new Cursor(buf, start, end);
+  c.header(TAG_OCTET_STRING);
+  const dnValue = decodeText(buf, c.pos, c.pos + c.len);
+  const dn = typeof dnValue === 'string' ? dnValue : dnValue.toString('utf8');
+  c.pos += c.len;
+  const attributes = new Map<string, (string | Buffer)[]>();
+  c.header(TAG_SEQUENCE);
+  const listEnd = c.pos + c.len;
+  while (c.pos < listEnd) {
+    c.header(TAG_SEQUENCE);
+    const attributeEnd = c.pos + c.len;
+    c.header(TAG_OCTET_STRING);
+    const name = lowerName(buf.toString('utf8', c.pos, c.pos + c.len));
+    c.pos += c.len;
+    const keepBytes = binary.has(name);
+    let list = attributes.get(name);
+    if (list === undefined) {
+      list = [];
+      attributes.set(name, list);
+    }
+    if (c.pos < attributeEnd) {
+      c.header(TAG_SET);
+      const setEnd = c.pos + c.len;
+      while (c.pos < setEnd) {
+        c.header(TAG_OCTET_STRING);
+        const valueEnd = c.pos + c.len;
+        list.push(
+          keepBytes ? Buffer.from(buf.subarray(c.pos, valueEnd)) : decodeText(buf, c.pos, valueEnd),
+        );
+        c.pos = valueEnd;
+      }
+    }
+    c.pos = attributeEnd;
+  }
+  return { dn, attributes };
+}
+
+interface MessageDetails {
+  message?: { explicitBufferAttributes?: string[] };
+  reject(error: unknown): void;
+}
+
+interface ParserInternals {
+  read(data: Buffer, details: Map<string, MessageDetails>): void;
+  emit(event: 'message' | 'error', payload: unknown): boolean;
+  _getMessageFromProtocolOperation(
+    messageId: number,
+    protocolOperation: number,
+    reader: BerReader,
+    request: unknown,
+  ): unknown;
+}
+
+/**
+ * Replaces the message framing of one ldapts client with the lean reader. Checked against
+ * ldapts 8.2 (`Client.messageParser`, `MessageParser.read` and `_getMessageFromProtocolOperation`);
+ * the lockfile pins the version and a unit test notices when those internals change.
+ */
+export function installLeanReader(client: Client): void {
+  const parser = (client as unknown as { messageParser?: ParserInternals }).messageParser;
+  if (parser === undefined || typeof parser._getMessageFromProtocolOperation !== 'function')
+    throw new Error('ldapts internals changed: Client.messageParser is not what dirsync expects');
+
+  // Bytes not yet framed: chunks kept as they came until a whole message is there, so a
+  // megabyte-long group entry is copied once, not once per socket chunk.
+  let chunks: Buffer[] = [];
+  let buffered = 0;
+  let needed = 0;
+  // Entries decoded per search message, until its SearchResultDone.
+  const entries = new Map<number, RawEntry[]>();
+  // The binary attribute set of the search the last entry belonged to.
+  let binaryFor = -1;
+  let binary: ReadonlySet<string> = new Set();
+
+  const failAll = (details: Map<string, MessageDetails>, error: Error): void => {
+    entries.clear();
+    for (const [id, detail] of details) {
+      details.delete(id);
+      detail.reject(error);
+    }
+  };
+
+  const handle = (
+    buf: Buffer,
+    start: number,
+    end: number,
+    details: Map<string, MessageDetails>,
+  ): void => {
+    const c = new Cursor(buf, start, end);
+    c.header(TAG_SEQUENCE);
+    const messageId = c.integer();
+    const operation = buf[c.pos];
+    if (operation === TAG_SEARCH_ENTRY) {
+      c.header(TAG_SEARCH_ENTRY);
+      if (messageId !== binaryFor) {
+        const names = details.get(String(messageId))?.message?.explicitBufferAttributes ?? [];
+        binary = new Set(names.map((n) => n.toLowerCase()));
+        binaryFor = messageId;
+      }
+      const raw = decodeSearchEntry(buf, c.pos, c.pos + c.len, binary);
+      const list = entries.get(messageId);
+      if (list === undefined) entries.set(messageId, [raw]);
+      else list.push(raw);
+      return;
+    }
+    // Everything else as ldapts parses it, over this message's bytes alone.
+    const reader = new BerReader(buf.subarray(start, end));
+    reader.readSequence();
+    const id = reader.readInt() ?? messageId;
+    const protocolOperation = reader.readSequence();
+    if (protocolOperation === null) throw new LdapWireError('message without an operation');
+    try {
+      const message = parser._getMessageFromProtocolOperation(
+        id,
+        protocolOperation,
+        reader,
+        details.get(String(id))?.message,
+      ) as WithLeanEntries;
+      if (protocolOperation === TAG_SEARCH_DONE) {
+        message[LEAN_ENTRIES] = entries.get(id) ?? [];
+        entries.delete(id);
+      }
+      parser.emit('message', message);
+    } catch (error) {
+      (error as { messageDetails?: unknown }).messageDetails = { messageId: id };
+      parser.emit('error', error);
+    }
+  };
+
+  let broken = false;
+  parser.read = (data: Buffer, details: Map<string, MessageDetails>): void => {
+    if (broken) return;
+    chunks.push(data);
+    buffered += data.length;
+    if (buffered < needed) return;
+    const buf = chunks.length === 1 ? data : Buffer.concat(chunks, buffered);
+    chunks = [];
+    buffered = 0;
+    needed = 0;
+    let offset = 0;
+    try {
+      while (offset < buf.length) {
+        const total = frameLength(buf, offset);
+        if (total === undefined || offset + total > buf.length) {
+          const rest = buf.subarray(offset);
+          chunks.push(rest);
+          buffered = rest.length;
+          needed = total ?? 0;
+          return;
+        }
+        handle(buf, offset, offset + total, details);
+        offset += total;
+      }
+    } catch (error) {
+      // A message that does not frame or decode: nothing after it can be trusted. Every pending
+      // request fails with the reason, and the connection is dropped.
+      broken = true;
+      failAll(
+        details,
+        new LdapWireError(`malformed LDAP message from the server: ${(error as Error).message}`),
+      );
+      (client as unknown as { socket?: { destroy(): void } }).socket?.destroy();
+    }
+  };
+}
+
+/**
+ * The whole length of the LDAPMessage at `offset` (header included), or undefined while its
+ * header is not all there.
+ */
+function frameLength(buf: Buffer, offset: number): number | undefined {
+  if (buf.length - offset < 2) return undefined;
+  if (buf[offset] !== TAG_SEQUENCE)
+    throw new LdapWireError(`expected an LDAPMessage, got tag 0x${buf[offset]!.toString(16)}`);
+  const first = buf[offset + 1]!;
+  if ((first & 0x80) === 0) return 2 + first;
+  const n = first & 0x7f;
+  if (n === 0 || n > 4) throw new LdapWireError('unsupported BER length');
+  if (buf.length - offset < 2 + n) return undefined;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + buf[offset + 2 + i]!;
+  return 2 + n + len;
+}
