@@ -37,6 +37,12 @@ export default tseslint.config(
     },
   },
   {
+    // Plain-JavaScript bench children run the built code (dist/): no TypeScript project for them.
+    files: ['bench/**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { process: 'readonly', performance: 'readonly' } },
+  },
+  {
     // Tool config files must default-export.
     files: ['eslint.config.js', 'vitest.config.ts'],
     extends: [tseslint.configs.disableTypeChecked],

@@ -2,8 +2,8 @@
  * Directory read: dirsync's LDAP reader against `ldapsearch -E pr=1000/noprompt` over the same
  * entries and attributes, from one slapd loaded with N users and 2,000 nested groups. The two
  * alternate run by run in one process run, so their ratio holds on a noisy machine.
- * Run: `npx tsx bench/directory-read.ts [users] [--cpu-prof]` (default 100000; needs slapd and
- * ldap-utils). `--cpu-prof` adds one profiled read, written under bench/.work/profiles.
+ * Run: `npx tsx bench/directory-read.ts [users] [--cpu-prof]` (default 100000; needs slapd,
+ * ldap-utils, and `npm run build`: the reader runs from dist/ as dirsync does). `--cpu-prof` adds one profiled read, written under bench/.work/profiles.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { openLdap } from '../src/directory/flavors.js';
 import { groupAttributes, userAttributes } from '../src/directory/ldap/source.js';
 import { startSlapd, type SlapdServer } from '../test/support/slapd.js';
-import type { DirectoryReadChildInput, DirectoryReadChildResult } from './directory-read-child.js';
 import { ROOT, WORK, fmt, stats, type Stats } from './support.js';
 
 export const SUFFIX = 'dc=example,dc=com';
@@ -172,6 +171,36 @@ export function readerAttributes(): { users: string[]; groups: string[] } {
   return { users: userAttributes(openLdap), groups: groupAttributes(openLdap, undefined) };
 }
 
+/** What bench/directory-read-child.mjs is given. */
+export interface DirectoryReadChildInput {
+  url: string;
+  bindDn: string;
+  usersBase: string;
+  groupsBase: string;
+  pageSize: number;
+}
+
+/** What bench/directory-read-child.mjs prints. */
+export interface DirectoryReadChildResult {
+  /** LdapSource.read, from the call to the snapshot. */
+  readMs: number;
+  /** From process start (performance.timeOrigin) to the end of the read: start-up included. */
+  sinceStartMs: number;
+  /** Entries the users search returned (stats.usersPerBase). */
+  userEntries: number;
+  /** Users in the snapshot (entries with an email). */
+  users: number;
+  /** Entries the groups search returned (stats.groupsPerBase). */
+  groupEntries: number;
+  /** Groups in the snapshot. */
+  groups: number;
+  disabled: number;
+  /** Sum over users of their effective (nested) groups. */
+  memberships: number;
+  /** process.resourceUsage().maxRSS: peak resident set, KiB. */
+  maxRssKiB: number;
+}
+
 interface Exited {
   ms: number;
   stdout: string;
@@ -260,13 +289,7 @@ export async function dirsync(
   };
   const child = await run(
     process.execPath,
-    [
-      ...nodeArgs,
-      '--import',
-      'tsx',
-      join(ROOT, 'bench/directory-read-child.ts'),
-      JSON.stringify(input),
-    ],
+    [...nodeArgs, join(ROOT, 'bench/directory-read-child.mjs'), JSON.stringify(input)],
     { env: { ...process.env, DIRSYNC_BENCH_BIND_PASSWORD: server.bindPassword } },
   );
   const result = JSON.parse(child.stdout) as DirectoryReadChildResult;
@@ -284,7 +307,7 @@ export interface DirectoryReadResult {
   groupAttributes: string[];
   /** ldapsearch users + groups, spawn to exit. */
   ldapsearchMs: Stats;
-  /** dirsync child, spawn to exit (node and tsx start-up included). */
+  /** dirsync child, spawn to exit (node start-up and module loading included). */
   dirsyncWallMs: Stats;
   /** LdapSource.read inside the child. */
   dirsyncReadMs: Stats;
@@ -318,7 +341,7 @@ export async function benchDirectoryRead(
   const slapdStartMs = performance.now() - t0;
   const devNull = openSync('/dev/null', 'w');
   try {
-    // Warm-up, untimed: fills slapd's cache and tsx's transform cache, and checks that both
+    // Warm-up, untimed: fills slapd's cache and the OS page cache, and checks that both
     // sides read the same entries and that the reader's result is right.
     const seen = await ldapsearch(server, undefined);
     const read = await dirsync(server);
@@ -413,7 +436,7 @@ export function printDirectoryRead(r: DirectoryReadResult): void {
     },
   ]);
   console.log(
-    `  dirsync wall is spawn to exit (node + tsx start-up included); LdapSource.read alone: ${fmt(r.dirsyncReadMs, 'ms')}, ${r.readRatio.toFixed(2)}x ldapsearch`,
+    `  dirsync wall is spawn to exit (node start-up included); LdapSource.read alone: ${fmt(r.dirsyncReadMs, 'ms')}, ${r.readRatio.toFixed(2)}x ldapsearch`,
   );
   console.log('  runs (ldapsearch / dirsync wall / dirsync read ms, peak RSS MiB):');
   r.runs.forEach((run, i) =>

@@ -255,7 +255,7 @@ export interface FirstRun {
   planRssMiB: number;
   planMs: number;
   planCalls: CallCounts;
-  /** The bare LdapSource.read in its own process (bench/directory-read-child.ts), same run. */
+  /** The bare LdapSource.read in its own process (bench/directory-read-child.mjs), same run. */
   directoryReadRssMiB: number;
   applyMs: number;
   applyCalls: CallCounts;
