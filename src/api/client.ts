@@ -6,6 +6,7 @@ import { FreshRead } from './fresh-read.js';
 import { createDispatcher, DEFAULT_TIMEOUTS, type Env, type Timeouts } from './http.js';
 import { asEmailId, asUserId, type EmailId, type UserId } from './ids.js';
 import { RequestLimiter, type Clock, type Sleep } from './limiter.js';
+import { ListingDecoder } from './listing-stream.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import {
   ListingFormatError,
@@ -19,7 +20,13 @@ import {
   type UserDetails,
   type UserTag,
 } from './schema.js';
-import { HttpTransport, type ApiRequest, type Attempt } from './transport.js';
+import {
+  HttpTransport,
+  type ApiRequest,
+  type ArraySink,
+  type Attempt,
+  type BodyReader,
+} from './transport.js';
 import type { z } from 'zod';
 
 /** Everything the client needs; only `baseUrl` and `token` are required. */
@@ -246,14 +253,18 @@ export class ApiClient implements UsersApi {
     if (options.emailInName === true) query['email'] = 'true';
     if (tag === 'GUEST') query['user_tag'] = 'GUEST';
     const request: ApiRequest = { method: 'GET', path: '/multipleusers', query };
-    return this.run(request, REPEAT, (body) => {
-      try {
-        return parseListing(body, tag);
-      } catch (error) {
-        if (!(error instanceof ListingFormatError)) throw error;
-        return unexpectedAnswer(request, error.message, error);
-      }
-    });
+    try {
+      // Decoded as it downloads: the whole 20 MB text and 100k raw objects are never held.
+      return await this.run(
+        request,
+        REPEAT,
+        (body) => parseListing(body, tag),
+        () => new ListingDecoder(tag),
+      );
+    } catch (error) {
+      if (!(error instanceof ListingFormatError)) throw error;
+      return unexpectedAnswer(request, error.message, error);
+    }
   }
 
   async listOrganization(options: Omit<ListOptions, 'tag'> = {}): Promise<OrgUser[]> {
@@ -418,14 +429,16 @@ export class ApiClient implements UsersApi {
   }
 
   /**
-   * The retry loop. `accept` turns a 2xx body into the result (and may throw an `ApiError`).
-   * The budget is counted in attempts of this request and in time since the call began;
-   * re-reads made to settle an unclear outcome have budgets of their own.
+   * The retry loop. `accept` turns a 2xx body into the result (and may throw an `ApiError`);
+   * `stream`, when given, decodes a 2xx JSON array body as it arrives instead (a fresh sink for
+   * each attempt). The budget is counted in attempts of this request and in time since the
+   * call began; re-reads made to settle an unclear outcome have budgets of their own.
    */
   private async run<T>(
     request: ApiRequest,
     recovery: Repeat,
     accept: (body: unknown) => T,
+    stream?: () => ArraySink<T>,
   ): Promise<T>;
   private async run<T>(
     request: ApiRequest,
@@ -436,12 +449,14 @@ export class ApiClient implements UsersApi {
     request: ApiRequest,
     recovery: Recovery,
     accept: (body: unknown) => T,
+    stream?: () => ArraySink<T>,
   ): Promise<T | typeof VERIFIED> {
+    const reader: BodyReader<T> = { accept, stream };
     const started = this.clock.now();
     const debug = this.log.isDebugEnabled();
     for (let attempt = 1; ; attempt++) {
       const sentAt = this.clock.now();
-      const result: Attempt = await this.limiter.run(() => this.transport.attempt(request));
+      const result = await this.limiter.run(() => this.transport.attempt(request, reader));
       if (debug) {
         this.log.debug('API request', {
           method: request.method,
@@ -451,7 +466,7 @@ export class ApiClient implements UsersApi {
           ms: Math.round(this.clock.now() - sentAt),
         });
       }
-      if (result.ok) return accept(result.body);
+      if (result.ok) return result.body;
       if (result.kind === 'final') throw result.error;
 
       // Only now, with the failure seen, may a re-read count as "after" it.

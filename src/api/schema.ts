@@ -89,7 +89,7 @@ export const SmartcardsBody = z.object({ smartcards: z.array(Smartcard) });
 /** The failure shape of every endpoint; a 2xx carrying it is a failure too (contract note 5). */
 export const ErrorBody = z.object({ error: z.unknown() });
 
-/** Thrown by {@link parseListing}; the client wraps it into an `ApiError`. */
+/** Thrown by {@link parseListing} and `ListingDecoder`; the client wraps it into an `ApiError`. */
 export class ListingFormatError extends Error {}
 
 const AD_STATUSES: ReadonlySet<unknown> = new Set(AdStatus.options);
@@ -116,50 +116,59 @@ function flatNames(v: unknown): string[] | undefined {
 }
 
 /**
- * Reads a `/multipleusers` body (already through JSON.parse) into {@link OrgUser}s.
- *
- * Why not `z.array(ListedUser).parse(JSON.parse(text))`: at 100k users the zod pass costs about as
- * much again as JSON.parse itself. This is one hand-written pass that checks
- * exactly what {@link ListedUser} checks and copies only the fields we keep, so the raw objects
- * (with their timestamps and ids we never read) can be collected right away. An element the fast
- * check refuses is re-checked with the zod schema, which then names the field that is wrong.
+ * Reads a `/multipleusers` body (already through JSON.parse) into {@link OrgUser}s. The client
+ * streams the listing through `ListingDecoder` instead; this stays for a body already parsed.
  */
 export function parseListing(raw: unknown, tag: UserTag): OrgUser[] {
-  if (!Array.isArray(raw)) throw new ListingFormatError('the body is not a JSON array of users');
+  if (!Array.isArray(raw)) throw new ListingFormatError(NOT_AN_ARRAY);
   const items = raw as unknown[];
   const users: OrgUser[] = new Array<OrgUser>(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const u = items[i] as Record<string, unknown> | null;
-    const groups = typeof u === 'object' && u !== null ? flatNames(u['groups']) : undefined;
-    if (
-      groups === undefined ||
-      u === null ||
-      Array.isArray(u) ||
-      !isPositiveInt(u['email_id']) ||
-      !isPositiveInt(u['user_id']) ||
-      typeof u['email'] !== 'string' ||
-      !AD_STATUSES.has(u['ad_status']) ||
-      !isOptionalString(u['first_name']) ||
-      !isOptionalString(u['last_name']) ||
-      !isOptionalString(u['name']) ||
-      !isOptionalString(u['username'])
-    ) {
-      throw new ListingFormatError(describeBadUser(items[i], i));
-    }
-    users[i] = {
-      emailId: asEmailId(u['email_id']),
-      userId: asUserId(u['user_id']),
-      email: u['email'],
-      firstName: u['first_name'] ?? '',
-      lastName: u['last_name'] ?? '',
-      name: u['name'] ?? '',
-      username: u['username'] ?? '',
-      adStatus: u['ad_status'] as AdStatus,
-      tag,
-      groups,
-    };
-  }
+  for (let i = 0; i < items.length; i++) users[i] = toOrgUser(items[i], i, tag);
   return users;
+}
+
+export const NOT_AN_ARRAY = 'the body is not a JSON array of users';
+
+/**
+ * Checks one element of a listing and copies the fields we keep; `index` is its place in the
+ * whole listing, for the message.
+ *
+ * Why not `ListedUser.parse(item)`: at 100k users the zod pass costs about as much again as
+ * JSON.parse itself. This is one hand-written check of exactly what {@link ListedUser} checks
+ * that copies only the fields we keep, so the raw object (with its timestamps and ids we never
+ * read) can be collected right away. An element the fast check refuses is re-checked with the
+ * zod schema, which then names the field that is wrong.
+ */
+export function toOrgUser(item: unknown, index: number, tag: UserTag): OrgUser {
+  const u = item as Record<string, unknown> | null;
+  const groups = typeof u === 'object' && u !== null ? flatNames(u['groups']) : undefined;
+  if (
+    groups === undefined ||
+    u === null ||
+    Array.isArray(u) ||
+    !isPositiveInt(u['email_id']) ||
+    !isPositiveInt(u['user_id']) ||
+    typeof u['email'] !== 'string' ||
+    !AD_STATUSES.has(u['ad_status']) ||
+    !isOptionalString(u['first_name']) ||
+    !isOptionalString(u['last_name']) ||
+    !isOptionalString(u['name']) ||
+    !isOptionalString(u['username'])
+  ) {
+    throw new ListingFormatError(describeBadUser(item, index));
+  }
+  return {
+    emailId: asEmailId(u['email_id']),
+    userId: asUserId(u['user_id']),
+    email: u['email'],
+    firstName: u['first_name'] ?? '',
+    lastName: u['last_name'] ?? '',
+    name: u['name'] ?? '',
+    username: u['username'] ?? '',
+    adStatus: u['ad_status'] as AdStatus,
+    tag,
+    groups,
+  };
 }
 
 function describeBadUser(item: unknown, index: number): string {

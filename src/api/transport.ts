@@ -23,9 +23,28 @@ export interface ApiRequest {
   form?: Record<string, string>;
 }
 
+/** A sink a 2xx JSON array body is fed to as it arrives. */
+export interface ArraySink<T> {
+  /** The next bytes of the body; may throw to refuse the body (the download then stops). */
+  push(chunk: Buffer): void;
+  /** The body is complete: the result, or a throw if the body as a whole is refused. */
+  end(): T;
+}
+
+/** How a 2xx body becomes the result of a call. */
+export interface BodyReader<T> {
+  /** Takes the parsed JSON body (undefined when empty); may throw to refuse it. */
+  accept(body: unknown): T;
+  /**
+   * When given, a 2xx body that is a JSON array is fed to a fresh sink from this as it arrives,
+   * instead of being collected and parsed whole; `accept` still takes any other 2xx body.
+   */
+  stream?: (() => ArraySink<T>) | undefined;
+}
+
 /** What one HTTP exchange came to. */
-export type Attempt =
-  | { ok: true; status: number; body: unknown }
+export type Attempt<T = unknown> =
+  | { ok: true; status: number; body: T }
   | {
       ok: false;
       kind: FailureKind;
@@ -73,7 +92,11 @@ export class HttpTransport {
     return text.includes(this.#token) ? text.split(this.#token).join(REDACTED) : text;
   }
 
-  async attempt(request: ApiRequest): Promise<Attempt> {
+  /**
+   * One exchange. A refusal by `reader` (a throw from `accept` or the sink) is thrown as is,
+   * not turned into a failed attempt: it is the caller's to wrap, and never retried.
+   */
+  async attempt<T>(request: ApiRequest, reader: BodyReader<T>): Promise<Attempt<T>> {
     const { method, path } = request;
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.#token}`,
@@ -90,7 +113,7 @@ export class HttpTransport {
 
     let status: number;
     let responseHeaders: Record<string, string | string[] | undefined>;
-    let text: string;
+    let read: BodyRead<T>;
     try {
       const response = await this.#dispatcher.request({
         origin: this.#origin,
@@ -101,10 +124,17 @@ export class HttpTransport {
       });
       status = response.statusCode;
       responseHeaders = response.headers;
-      text = await response.body.text();
+      read =
+        reader.stream !== undefined && status >= 200 && status < 300
+          ? await streamArray(response.body, reader.stream)
+          : { kind: 'text', text: await response.body.text() };
     } catch (error) {
+      // The body stream failed (a cut connection, a stall): the same as a failed request.
       return this.transportFailure(request, error);
     }
+    if (read.kind === 'decoded') return { ok: true, status, body: read.value };
+    if (read.kind === 'refused') throw read.error;
+    const text = read.text;
 
     let parsed: unknown;
     let isJson = true;
@@ -131,7 +161,7 @@ export class HttpTransport {
           'a proxy or gateway may be answering instead of the Users API: check api.baseUrl and the proxy settings',
         );
       }
-      return { ok: true, status, body: parsed };
+      return { ok: true, status, body: reader.accept(parsed) };
     }
 
     const kind = classifyStatus(status);
@@ -204,6 +234,79 @@ export class HttpTransport {
     const code = errorCode(error);
     return code === undefined ? copy : Object.assign(copy, { code });
   }
+}
+
+type BodyRead<T> =
+  | { kind: 'text'; text: string }
+  | { kind: 'decoded'; value: T }
+  | { kind: 'refused'; error: unknown };
+
+const OPEN_BRACKET = 0x5b;
+
+/**
+ * Reads a 2xx body: into a sink from `open` if its first byte (past whitespace and a BOM) is
+ * `[`, else whole as text for the usual checks (`{"error": ...}`, not JSON). Errors of the body
+ * stream propagate; a throw from the sink comes back as `refused`, and stops the download.
+ */
+async function streamArray<T>(
+  body: AsyncIterable<unknown>,
+  open: () => ArraySink<T>,
+): Promise<BodyRead<T>> {
+  const held: Buffer[] = [];
+  let sink: ArraySink<T> | undefined;
+  let collect = false;
+  let refusal: { error: unknown } | undefined;
+  const feed = (into: ArraySink<T>, chunks: readonly Buffer[]): boolean => {
+    try {
+      for (const chunk of chunks) into.push(chunk);
+      return true;
+    } catch (error) {
+      refusal = { error };
+      return false;
+    }
+  };
+  for await (const data of body) {
+    const chunk = data as Buffer;
+    if (sink !== undefined) {
+      // Leaving the loop destroys the body: no point downloading the rest of a refused one.
+      if (!feed(sink, [chunk])) break;
+      continue;
+    }
+    held.push(chunk);
+    if (collect) continue;
+    const first = firstSignificantByte(chunk, held.length === 1);
+    if (first === undefined) continue;
+    if (first !== OPEN_BRACKET) {
+      collect = true;
+      continue;
+    }
+    sink = open();
+    if (!feed(sink, held)) break;
+    held.length = 0;
+  }
+  if (refusal !== undefined) return { kind: 'refused', error: refusal.error };
+  if (sink === undefined) return { kind: 'text', text: decodeText(held) };
+  try {
+    return { kind: 'decoded', value: sink.end() };
+  } catch (error) {
+    return { kind: 'refused', error };
+  }
+}
+
+function firstSignificantByte(chunk: Buffer, atStart: boolean): number | undefined {
+  const bom = atStart && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf;
+  for (let i = bom ? 3 : 0; i < chunk.length; i++) {
+    const b = chunk[i];
+    if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return b;
+  }
+  return undefined;
+}
+
+/** As undici's `body.text()`: UTF-8, a leading BOM dropped. */
+function decodeText(chunks: Buffer[]): string {
+  const buf = Buffer.concat(chunks);
+  const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+  return buf.toString('utf8', bom ? 3 : 0);
 }
 
 /** The `error` text of an error body, if the body is one. */
