@@ -65,7 +65,10 @@ export function resolveMemberships(
     if (groupIndex.get(group.dn) !== g) continue; // a duplicate of a group read twice
     for (const member of group.members) {
       const slot = slotByDn.get(member);
-      if (slot !== undefined) addDirect(slot, g);
+      if (slot !== undefined) {
+        addDirect(slot, g);
+        continue;
+      }
       const child = groupIndex.get(member);
       if (child !== undefined) addParent(child, g);
     }

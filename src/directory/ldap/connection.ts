@@ -12,6 +12,7 @@ import { createSilentLogger, type Logger } from '../../log.js';
 import type { RawEntry } from '../model.js';
 import { pagedSearch } from './paging.js';
 import { installLeanReader } from './wire.js';
+import { appendAll } from '../append.js';
 
 export interface LdapConnectOptions {
   urls: readonly string[];
@@ -176,7 +177,7 @@ export class LdapConnection {
   /** All entries of a search, in memory. */
   async searchAll(baseDn: string, options: SearchOptions): Promise<RawEntry[]> {
     const out: RawEntry[] = [];
-    for await (const page of this.search(baseDn, options)) out.push(...page);
+    for await (const page of this.search(baseDn, options)) appendAll(out, page);
     return out;
   }
 
@@ -232,7 +233,7 @@ export class LdapConnection {
           { hint: 'the group may have changed during the read; run again' },
         );
       }
-      out.push(...found.values);
+      appendAll(out, found.values);
       if (found.end === '*') return out;
       next = Number(found.end) + 1;
     }

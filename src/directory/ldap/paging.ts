@@ -9,6 +9,7 @@ import {
 } from 'ldapts';
 import type { RawEntry } from '../model.js';
 import { LEAN_ENTRIES, type WithLeanEntries } from './wire.js';
+import { appendAll } from '../append.js';
 
 /** The parts of an ldapts search response a page step reads. */
 interface SearchResponseLike extends WithLeanEntries {
@@ -50,7 +51,7 @@ export function toRawEntry(entry: Entry): RawEntry {
     const key = name.toLowerCase();
     const existing = attributes.get(key);
     if (existing === undefined) attributes.set(key, list);
-    else existing.push(...list);
+    else appendAll(existing, list);
   }
   return { dn: entry.dn, attributes };
 }

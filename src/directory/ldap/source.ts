@@ -20,6 +20,7 @@ import {
   type ReadRequest,
 } from '../model.js';
 import { findRanged, LdapConnection } from './connection.js';
+import { appendAll } from '../append.js';
 
 export interface LdapSourceDeps {
   /** The resolved bind password (from bindPasswordFile, ${ENV} or bindPassword). */
@@ -106,18 +107,22 @@ export class LdapSource implements DirectorySource {
       const now = this.clock();
       const warnings: DirectoryWarning[] = [];
 
+      const nested = c.groups.nested === 'auto' ? flavor.nested : c.groups.nested;
+      const interest = request.groupsOfInterest;
+      const inChain = nested === 'inChain' && interest.length > 0;
       const { users, usersPerBase, withoutEmail } = await this.readUsers(
         conn,
         flavor,
         now,
         warnings,
       );
-      const nested = c.groups.nested === 'auto' ? flavor.nested : c.groups.nested;
-      const interest = request.groupsOfInterest;
+      // Every group, for client-side nesting. (Beside the users search on a second connection
+      // it was slower: on two cores the server's work then competes with the mapping.)
+      const groupRead = inChain ? undefined : await this.readGroups(conn, flavor);
       const resolved =
-        nested === 'inChain' && interest.length > 0
+        groupRead === undefined
           ? await this.resolveInChain(conn, flavor, interest)
-          : await this.resolveClientSide(conn, flavor, users);
+          : resolveClientSide(users, groupRead);
 
       for (const w of warnings.slice(0, 50))
         this.logger.warn('directory entry read in part', { dn: w.dn, problem: w.message });
@@ -230,12 +235,8 @@ export class LdapSource implements DirectorySource {
     };
   }
 
-  /** Reads every group (ranges followed to the end) and resolves nesting with cycle detection. */
-  private async resolveClientSide(
-    conn: LdapConnection,
-    flavor: Flavor,
-    users: readonly MappedUser[],
-  ) {
+  /** Reads every group, its member ranges followed to the end. */
+  private async readGroups(conn: LdapConnection, flavor: Flavor): Promise<GroupRead> {
     const a = flavor.attributes;
     const rangeSize = this.config.groups.rangeSize;
     const attributes = groupAttributes(flavor, rangeSize);
@@ -253,13 +254,14 @@ export class LdapSource implements DirectorySource {
         for (const entry of page) {
           const members: string[] = [];
           for (const attr of a.members) {
-            members.push(...values(entry, attr));
+            appendAll(members, values(entry, attr));
             const ranged = findRanged(entry, attr);
             if (ranged === undefined) continue;
-            members.push(...ranged.values);
+            appendAll(members, ranged.values);
             if (ranged.end !== '*')
-              members.push(
-                ...(await conn.readRange(entry.dn, attr, Number(ranged.end) + 1, rangeSize)),
+              appendAll(
+                members,
+                await conn.readRange(entry.dn, attr, Number(ranged.end) + 1, rangeSize),
               );
           }
           groups.push(mapGroup(entry, flavor, members));
@@ -267,16 +269,26 @@ export class LdapSource implements DirectorySource {
       }
       groupsPerBase[base] = count;
     }
-    const memberships = resolveMemberships(
-      users.map((u) => u.node),
-      groups,
-    );
-    return {
-      memberships: (i: number) => memberships[i]!,
-      groupNames: new Map(groups.map((g) => [g.dn, g.name])),
-      groupsPerBase,
-    };
+    return { groups, groupsPerBase };
   }
+}
+
+interface GroupRead {
+  groups: GroupNode[];
+  groupsPerBase: Record<string, number>;
+}
+
+/** Nesting resolved here, with cycle detection, from every group read. */
+function resolveClientSide(users: readonly MappedUser[], read: GroupRead) {
+  const memberships = resolveMemberships(
+    users.map((u) => u.node),
+    read.groups,
+  );
+  return {
+    memberships: (i: number) => memberships[i]!,
+    groupNames: new Map(read.groups.map((g) => [g.dn, g.name])),
+    groupsPerBase: read.groupsPerBase,
+  };
 }
 
 function missingGroup(groupDn: string, cause: unknown): DirectoryError {

@@ -275,3 +275,53 @@ async function cuttingProxy(
   server.on('close', () => sockets.forEach((s) => s.destroy()));
   return { server, port: (server.address() as AddressInfo).port };
 }
+
+describe.skipIf(skip)('LDAP reader: a group too big to spread into a call', () => {
+  // 150k member values: `list.push(...values)` overflows the call stack from about 120k on,
+  // and an "all staff" group of a 100k-user company is that big. Most values name entries that
+  // do not exist (slapd without refint keeps them), so the fixture loads in a second or two.
+  const base = 'dc=example,dc=com';
+  const people = `ou=People,${base}`;
+  const groups = `ou=Groups,${base}`;
+  const members = 150_000;
+  let server: SlapdServer;
+
+  beforeAll(async () => {
+    const users = [1, 2, 3].map(
+      (i) =>
+        `dn: uid=u${i},${people}\nobjectClass: inetOrgPerson\nuid: u${i}\ncn: U ${i}\nsn: U\nmail: u${i}@example.com\n`,
+    );
+    const values = Array.from({ length: members }, (_, i) =>
+      i < 3 ? `member: uid=u${i + 1},${people}` : `member: uid=gone${i},${people}`,
+    );
+    const ldif = [
+      `dn: ${people}\nobjectClass: organizationalUnit\nou: People\n`,
+      `dn: ${groups}\nobjectClass: organizationalUnit\nou: Groups\n`,
+      ...users,
+      `dn: cn=all-staff,${groups}\nobjectClass: groupOfNames\ncn: all-staff\n${values.join('\n')}\n`,
+    ].join('\n');
+    server = await startSlapd({ ldif, suffix: base });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('reads every member value and resolves the group for the users in it', async () => {
+    const source = new LdapSource(
+      LdapSourceConfig.parse({
+        type: 'ldap',
+        flavor: 'openldap',
+        urls: [server.url],
+        bindDn: server.bindDn,
+        allowPlaintextBind: true,
+        users: { baseDns: [people] },
+        groups: { baseDns: [groups] },
+      }),
+      { bindPassword: server.bindPassword },
+    );
+    const snapshot = await source.read({ groupsOfInterest: [] });
+    expect(snapshot.users.map((u) => [u.email, u.groups])).toEqual(
+      [1, 2, 3].map((i) => [`u${i}@example.com`, [normalizeDn(`cn=all-staff,${groups}`)]]),
+    );
+  });
+});
