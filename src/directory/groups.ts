@@ -21,142 +21,126 @@ export interface MemberNode {
 }
 
 /**
- * Client-side resolution of nested groups: each user's effective groups are the groups that
- * name it directly (member, uniqueMember, memberUid or its memberOf) and every group that
- * contains those, transitively. Cycles are harmless: each walk keeps a visited mark.
- * Only groups in `groups` count; a memberOf pointing outside the group base DNs is ignored.
+ * Client-side resolution of nested groups: a user's effective groups are the groups that name it
+ * directly (member, uniqueMember, memberUid or its own memberOf) and every group that contains
+ * those, transitively. Cycles are harmless: each walk keeps a visited mark. Only groups in the
+ * graph count; a memberOf pointing outside the group base DNs is ignored.
  *
- * Returns each user's effective group DNs, sorted, at the user's index in `users`. Users with the
- * same direct groups share one array: callers must not mutate it. The work is done on group
- * indices, not DN strings: at 100k users and 2,000 groups it is a few tens of milliseconds.
+ * Built from the groups alone, so that each user can be resolved the moment it is read: member
+ * DNs are indexed once (member DN -> groups), and a user costs one lookup of its own DN. The
+ * work is done on group indices; users with the same direct groups share one result array, which
+ * callers must not mutate.
  */
-export function resolveMemberships(
-  users: readonly MemberNode[],
-  groups: readonly GroupNode[],
-): (readonly string[])[] {
-  const groupIndex = new Map<string, number>();
-  for (let g = 0; g < groups.length; g++) groupIndex.set(groups[g]!.dn, g);
+export class GroupGraph {
+  /** Group DNs by index (the graph keeps no member list: those can be collected once built). */
+  private readonly dns: readonly string[];
+  private readonly groupIndex = new Map<string, number>();
+  /** Member DN (not a group's) -> the groups that list it. */
+  private readonly byMember = new Map<string, number[]>();
+  /** memberUid value -> the groups that list it. */
+  private readonly byUid = new Map<string, number[]>();
+  private readonly parents: number[][];
+  private readonly ancestorsMemo: (number[] | undefined)[];
+  private readonly mark: Uint32Array;
+  private stamp = 0;
+  /** Each group's position in DN order: results sorted without comparing strings per user. */
+  private readonly rank: Uint32Array;
+  private readonly bySet = new Map<string, readonly string[]>();
+  private static readonly NONE: readonly string[] = Object.freeze([]);
 
-  // A user listed twice (overlapping base DNs) is one user: both indices share its first slot.
-  const slotByDn = new Map<string, number>();
-  const slots = new Array<number>(users.length);
-  for (let i = 0; i < users.length; i++) {
-    const dn = users[i]!.dn;
-    const slot = slotByDn.get(dn);
-    if (slot === undefined) slotByDn.set(dn, i);
-    slots[i] = slot ?? i;
+  constructor(groups: readonly GroupNode[]) {
+    this.dns = groups.map((g) => g.dn);
+    const { groupIndex, byMember, byUid } = this;
+    for (let g = 0; g < groups.length; g++) groupIndex.set(groups[g]!.dn, g);
+    this.parents = groups.map(() => []);
+    this.ancestorsMemo = new Array<number[] | undefined>(groups.length);
+    this.mark = new Uint32Array(groups.length);
+    const add = (index: Map<string, number[]>, key: string, g: number): void => {
+      const list = index.get(key);
+      if (list === undefined) index.set(key, [g]);
+      else if (list[list.length - 1] !== g) list.push(g);
+    };
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      if (groupIndex.get(group.dn) !== g) continue; // a duplicate of a group read twice
+      for (const member of group.members) {
+        const child = groupIndex.get(member);
+        if (child === undefined) add(byMember, member, g);
+        else this.addParent(child, g);
+      }
+      for (const uid of group.memberUids) add(byUid, uid, g);
+      for (const parentDn of group.memberOf) {
+        const parent = groupIndex.get(parentDn);
+        if (parent !== undefined) this.addParent(g, parent);
+      }
+    }
+    this.rank = new Uint32Array(groups.length);
+    groups
+      .map((g, index) => ({ dn: g.dn, index }))
+      .sort((a, b) => (a.dn < b.dn ? -1 : a.dn > b.dn ? 1 : 0))
+      .forEach((entry, position) => (this.rank[entry.index] = position));
   }
 
-  const direct = new Array<number[] | undefined>(users.length);
-  const addDirect = (slot: number, group: number): void => {
-    const list = direct[slot];
-    if (list === undefined) direct[slot] = [group];
-    else if (!list.includes(group)) list.push(group);
-  };
-  const parents: number[][] = groups.map(() => []);
-  const addParent = (child: number, parent: number): void => {
-    const list = parents[child]!;
+  /** The user's effective group DNs, sorted. */
+  effectiveGroups(user: MemberNode): readonly string[] {
+    const direct: number[] = [];
+    const take = (list: readonly number[] | undefined): void => {
+      if (list === undefined) return;
+      for (const g of list) if (!direct.includes(g)) direct.push(g);
+    };
+    take(this.byMember.get(user.dn));
+    if (this.byUid.size > 0) for (const uid of user.uids) take(this.byUid.get(uid));
+    for (const groupDn of user.memberOf) {
+      const g = this.groupIndex.get(groupDn);
+      if (g !== undefined && !direct.includes(g)) direct.push(g);
+    }
+    if (direct.length === 0) return GroupGraph.NONE;
+    if (direct.length > 1) direct.sort((a, b) => a - b);
+    const key = direct.length === 1 ? String(direct[0]) : direct.join(',');
+    let effective = this.bySet.get(key);
+    if (effective === undefined) {
+      const all = new Set<number>();
+      for (const g of direct) for (const a of this.ancestors(g)) all.add(a);
+      const rank = this.rank;
+      effective = [...all].sort((a, b) => rank[a]! - rank[b]!).map((g) => this.dns[g]!);
+      this.bySet.set(key, effective);
+    }
+    return effective;
+  }
+
+  private addParent(child: number, parent: number): void {
+    const list = this.parents[child]!;
     if (!list.includes(parent)) list.push(parent);
-  };
-
-  let slotByUid: Map<string, number> | undefined;
-  for (let g = 0; g < groups.length; g++) {
-    const group = groups[g]!;
-    if (groupIndex.get(group.dn) !== g) continue; // a duplicate of a group read twice
-    for (const member of group.members) {
-      const slot = slotByDn.get(member);
-      if (slot !== undefined) {
-        addDirect(slot, g);
-        continue;
-      }
-      const child = groupIndex.get(member);
-      if (child !== undefined) addParent(child, g);
-    }
-    if (group.memberUids.length > 0) {
-      if (slotByUid === undefined) {
-        slotByUid = new Map();
-        for (let i = 0; i < users.length; i++)
-          for (const uid of users[i]!.uids) slotByUid.set(uid, slots[i]!);
-      }
-      for (const uid of group.memberUids) {
-        const slot = slotByUid.get(uid);
-        if (slot !== undefined) addDirect(slot, g);
-      }
-    }
-    for (const parentDn of group.memberOf) {
-      const parent = groupIndex.get(parentDn);
-      if (parent !== undefined) addParent(g, parent);
-    }
-  }
-  for (let i = 0; i < users.length; i++) {
-    for (const groupDn of users[i]!.memberOf) {
-      const g = groupIndex.get(groupDn);
-      if (g !== undefined) addDirect(slots[i]!, g);
-    }
   }
 
-  // Each group's ancestors (itself included), walked once and kept.
-  const mark = new Uint32Array(groups.length);
-  let stamp = 0;
-  const ancestorsMemo = new Array<number[] | undefined>(groups.length);
-  const ancestors = (start: number): number[] => {
-    const cached = ancestorsMemo[start];
+  /** A group's ancestors, itself included: walked once and kept. */
+  private ancestors(start: number): number[] {
+    const cached = this.ancestorsMemo[start];
     if (cached !== undefined) return cached;
-    stamp++;
+    const mark = this.mark;
+    const stamp = ++this.stamp;
     const seen = [start];
     mark[start] = stamp;
     for (let k = 0; k < seen.length; k++) {
-      for (const parent of parents[seen[k]!]!) {
+      for (const parent of this.parents[seen[k]!]!) {
         if (mark[parent] !== stamp) {
           mark[parent] = stamp;
           seen.push(parent);
         }
       }
     }
-    ancestorsMemo[start] = seen;
+    this.ancestorsMemo[start] = seen;
     return seen;
-  };
-
-  // Sorted output without comparing strings per user: each group's rank in DN order.
-  const rank = new Uint32Array(groups.length);
-  groups
-    .map((g, index) => ({ dn: g.dn, index }))
-    .sort((a, b) => (a.dn < b.dn ? -1 : a.dn > b.dn ? 1 : 0))
-    .forEach((entry, position) => (rank[entry.index] = position));
-
-  // Users with the same direct groups have the same effective groups: computed once per set.
-  const none: readonly string[] = [];
-  const bySet = new Map<string, readonly string[]>();
-  const inUnion = new Uint32Array(groups.length);
-  let union = 0;
-  const result = new Array<readonly string[]>(users.length);
-  for (let i = 0; i < users.length; i++) {
-    const list = direct[slots[i]!];
-    if (list === undefined) {
-      result[i] = none;
-      continue;
-    }
-    if (list.length > 1) list.sort((a, b) => a - b);
-    const key = list.length === 1 ? String(list[0]) : list.join(',');
-    let effective = bySet.get(key);
-    if (effective === undefined) {
-      union++;
-      const all: number[] = [];
-      for (const g of list) {
-        for (const a of ancestors(g)) {
-          if (inUnion[a] !== union) {
-            inUnion[a] = union;
-            all.push(a);
-          }
-        }
-      }
-      all.sort((a, b) => rank[a]! - rank[b]!);
-      effective = all.map((g) => groups[g]!.dn);
-      bySet.set(key, effective);
-    }
-    result[i] = effective;
   }
-  return result;
+}
+
+/** Each user's effective groups (see {@link GroupGraph}), at the user's index in `users`. */
+export function resolveMemberships(
+  users: readonly MemberNode[],
+  groups: readonly GroupNode[],
+): (readonly string[])[] {
+  const graph = new GroupGraph(groups);
+  return users.map((user) => graph.effectiveGroups(user));
 }
 
 /** Normalizes a list of DNs, dropping empty ones. */

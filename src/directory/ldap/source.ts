@@ -10,7 +10,7 @@ import {
   type Flavor,
   type FlavorName,
 } from '../flavors.js';
-import { resolveMemberships, type GroupNode } from '../groups.js';
+import { GroupGraph, type GroupNode } from '../groups.js';
 import {
   values,
   type DirectorySnapshot,
@@ -110,19 +110,24 @@ export class LdapSource implements DirectorySource {
       const nested = c.groups.nested === 'auto' ? flavor.nested : c.groups.nested;
       const interest = request.groupsOfInterest;
       const inChain = nested === 'inChain' && interest.length > 0;
-      const { users, usersPerBase, withoutEmail } = await this.readUsers(
+      // Client-side nesting: the groups first (a few pages), so that each user's groups are
+      // resolved as its page arrives, while the server works on the next one.
+      const groupRead = inChain ? undefined : await this.readGroups(conn, flavor);
+      const { users, usersPerBase, withoutEmail, effective } = await this.readUsers(
         conn,
         flavor,
         now,
         warnings,
+        groupRead?.graph,
       );
-      // Every group, for client-side nesting. (Beside the users search on a second connection
-      // it was slower: on two cores the server's work then competes with the mapping.)
-      const groupRead = inChain ? undefined : await this.readGroups(conn, flavor);
       const resolved =
         groupRead === undefined
           ? await this.resolveInChain(conn, flavor, interest)
-          : resolveClientSide(users, groupRead);
+          : {
+              memberships: (i: number) => effective[i]!,
+              groupNames: groupRead.groupNames,
+              groupsPerBase: groupRead.groupsPerBase,
+            };
 
       for (const w of warnings.slice(0, 50))
         this.logger.warn('directory entry read in part', { dn: w.dn, problem: w.message });
@@ -154,10 +159,13 @@ export class LdapSource implements DirectorySource {
     flavor: Flavor,
     now: Date,
     warnings: DirectoryWarning[],
+    graph: GroupGraph | undefined,
   ) {
     const attributes = userAttributes(flavor);
     const filter = this.config.users.filter ?? flavor.userFilter;
     const users: MappedUser[] = [];
+    /** Each user's effective groups, by index in `users` (with a group graph). */
+    const effective: (readonly string[])[] = [];
     const usersPerBase: Record<string, number> = {};
     let withoutEmail = 0;
     for (const base of this.config.users.baseDns) {
@@ -172,8 +180,12 @@ export class LdapSource implements DirectorySource {
         this.deps.onProgress?.(`reading users under ${base}: ${count}`);
         for (const entry of page) {
           const mapped = mapUser(entry, flavor, now, warnings);
-          if (mapped === undefined) withoutEmail++;
-          else users.push(mapped);
+          if (mapped === undefined) {
+            withoutEmail++;
+            continue;
+          }
+          users.push(mapped);
+          if (graph !== undefined) effective.push(graph.effectiveGroups(mapped.node));
         }
       }
       usersPerBase[base] = count;
@@ -187,7 +199,7 @@ export class LdapSource implements DirectorySource {
         },
       );
     }
-    return { users, usersPerBase, withoutEmail };
+    return { users, usersPerBase, withoutEmail, effective };
   }
 
   /** AD: one in-chain search per group of interest gives its nested members directly. */
@@ -235,7 +247,7 @@ export class LdapSource implements DirectorySource {
     };
   }
 
-  /** Reads every group, its member ranges followed to the end. */
+  /** Reads every group, its member ranges followed to the end, into a graph for nesting. */
   private async readGroups(conn: LdapConnection, flavor: Flavor): Promise<GroupRead> {
     const a = flavor.attributes;
     const rangeSize = this.config.groups.rangeSize;
@@ -269,26 +281,18 @@ export class LdapSource implements DirectorySource {
       }
       groupsPerBase[base] = count;
     }
-    return { groups, groupsPerBase };
+    return {
+      graph: new GroupGraph(groups),
+      groupNames: new Map(groups.map((g) => [g.dn, g.name])),
+      groupsPerBase,
+    };
   }
 }
 
 interface GroupRead {
-  groups: GroupNode[];
+  graph: GroupGraph;
+  groupNames: Map<string, string>;
   groupsPerBase: Record<string, number>;
-}
-
-/** Nesting resolved here, with cycle detection, from every group read. */
-function resolveClientSide(users: readonly MappedUser[], read: GroupRead) {
-  const memberships = resolveMemberships(
-    users.map((u) => u.node),
-    read.groups,
-  );
-  return {
-    memberships: (i: number) => memberships[i]!,
-    groupNames: new Map(read.groups.map((g) => [g.dn, g.name])),
-    groupsPerBase: read.groupsPerBase,
-  };
 }
 
 function missingGroup(groupDn: string, cause: unknown): DirectoryError {
