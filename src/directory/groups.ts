@@ -83,19 +83,21 @@ export class GroupGraph {
 
   /** The user's effective group DNs, sorted. */
   effectiveGroups(user: MemberNode): readonly string[] {
+    // Called once per user: plain loops, no closure, no sort call for a handful of numbers.
     const direct: number[] = [];
-    const take = (list: readonly number[] | undefined): void => {
-      if (list === undefined) return;
-      for (const g of list) if (!direct.includes(g)) direct.push(g);
-    };
-    take(this.byMember.get(user.dn));
-    if (this.byUid.size > 0) for (const uid of user.uids) take(this.byUid.get(uid));
+    const byMember = this.byMember.get(user.dn);
+    if (byMember !== undefined) for (const g of byMember) insertSorted(direct, g);
+    if (this.byUid.size > 0) {
+      for (const uid of user.uids) {
+        const groups = this.byUid.get(uid);
+        if (groups !== undefined) for (const g of groups) insertSorted(direct, g);
+      }
+    }
     for (const groupDn of user.memberOf) {
       const g = this.groupIndex.get(groupDn);
-      if (g !== undefined && !direct.includes(g)) direct.push(g);
+      if (g !== undefined) insertSorted(direct, g);
     }
     if (direct.length === 0) return GroupGraph.NONE;
-    if (direct.length > 1) direct.sort((a, b) => a - b);
     const key = direct.length === 1 ? String(direct[0]) : direct.join(',');
     let effective = this.bySet.get(key);
     if (effective === undefined) {
@@ -132,6 +134,16 @@ export class GroupGraph {
     this.ancestorsMemo[start] = seen;
     return seen;
   }
+}
+
+/** Inserts `value` into the ascending `list` unless it is there already. */
+function insertSorted(list: number[], value: number): void {
+  let i = list.length;
+  while (i > 0 && list[i - 1]! > value) i--;
+  if (i > 0 && list[i - 1] === value) return;
+  list.push(value);
+  for (let j = list.length - 1; j > i; j--) list[j] = list[j - 1]!;
+  list[i] = value;
 }
 
 /** Each user's effective groups (see {@link GroupGraph}), at the user's index in `users`. */

@@ -17,12 +17,15 @@ function index(
   key: (u: DirectoryUser) => string[],
 ): Map<string, DirectoryUser[]> {
   const map = new Map<string, DirectoryUser[]>();
+  const put = (k: string, user: DirectoryUser): void => {
+    const list = map.get(k);
+    if (list === undefined) map.set(k, [user]);
+    else list.push(user);
+  };
   for (const user of users) {
-    for (const k of new Set(key(user))) {
-      const list = map.get(k);
-      if (list === undefined) map.set(k, [user]);
-      else list.push(user);
-    }
+    const keys = key(user);
+    if (keys.length === 1) put(keys[0]!, user);
+    else if (keys.length > 1) for (const k of new Set(keys)) put(k, user);
   }
   return map;
 }

@@ -50,15 +50,32 @@ function compareEmails(a: string, b: string): number {
 }
 
 const sorted = (xs: readonly string[]): string[] => [...xs].sort();
+/** Same members, order aside. Run for every user: no copy for the usual zero or one value. */
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => {
+  if (a.length !== b.length) return false;
+  if (a.length === 0) return true;
+  if (a.length === 1) return a[0] === b[0];
   const x = sorted(a);
   const y = sorted(b);
-  return x.length === y.length && x.every((v, i) => v === y[i]);
+  return x.every((v, i) => v === y[i]);
 };
 
+/** Rule group lists, normalized once per list (the config's arrays live as long as the run). */
+const normalizedGroups = new WeakMap<readonly string[], { dn: string; as: string }[]>();
+function normalizedRuleGroups(groups: readonly string[]): { dn: string; as: string }[] {
+  let list = normalizedGroups.get(groups);
+  if (list === undefined) {
+    list = groups.map((g) => ({ dn: normalizeDn(g), as: g }));
+    normalizedGroups.set(groups, list);
+  }
+  return list;
+}
+
+/** The first of `groups` (as written in the rules) the user is in. */
 function groupHit(user: DirectoryUser, groups: readonly string[]): string | undefined {
-  const mine = new Set(user.groups);
-  return groups.find((g) => mine.has(normalizeDn(g)));
+  if (groups.length === 0 || user.groups.length === 0) return undefined;
+  for (const g of normalizedRuleGroups(groups)) if (user.groups.includes(g.dn)) return g.as;
+  return undefined;
 }
 
 /** The rank the rules give, and the group behind it. */

@@ -62,6 +62,16 @@ describe('dirsync CLI', () => {
     expect(result.stderr).toContain('config /nonexistent/dirsync.yaml cannot be read (ENOENT)');
   });
 
+  it('refuses a bad DIRSYNC_HEAP_GROWING_PERCENT before anything runs, and takes a good one', async () => {
+    const bad = await runCli(['--version'], { DIRSYNC_HEAP_GROWING_PERCENT: 'lots' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      'error: DIRSYNC_HEAP_GROWING_PERCENT "lots" is not a whole number',
+    );
+    const good = await runCli(['--version'], { DIRSYNC_HEAP_GROWING_PERCENT: '0' });
+    expect(good.code).toBe(0);
+  });
+
   it('prints the version and the config schema', async () => {
     expect((await runCli(['--version'])).stdout.trim()).toBe('0.1.0');
     const schema = JSON.parse((await runCli(['config', 'schema'])).stdout) as {
