@@ -10,10 +10,14 @@
  * - quiet run (item 5): after convergence, `dirsync apply` again: its calls (exactly the two
  *   listings) and its wall time beside ldapsearch + curl reading the same data.
  *
- *   npx tsx bench/sync.ts [users] [--runs 3]     (needs `npm run build`, slapd and ldap-utils)
+ *   npx tsx bench/sync.ts [users] [--runs 3] [--cpu-prof]
+ *
+ * (needs `npm run build`, slapd and ldap-utils). `--cpu-prof` adds one profiled organization read
+ * after the timed ones, written to bench/.work/profiles/org-read.cpuprofile.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient } from '../src/api/client.js';
@@ -361,7 +365,27 @@ function loggedReadMs(stderr: string): number {
 
 const mib = (kib: number | undefined): number => (kib ?? NaN) / 1024;
 
-export async function benchSync(users = 100_000, runs = 3): Promise<SyncBenchResult> {
+/** One organization read under the V8 CPU profiler (in this process, as item 2 measures it). */
+async function profileOrgRead(client: ApiClient): Promise<string> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  await client.listOrganization();
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  const dir = join(WORK, 'profiles');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'org-read.cpuprofile');
+  writeFileSync(file, JSON.stringify(profile));
+  return file;
+}
+
+export async function benchSync(
+  users = 100_000,
+  runs = 3,
+  options: { cpuProf?: boolean } = {},
+): Promise<SyncBenchResult> {
   const started = performance.now();
   const data = generateDirectory(users);
   const seedFile = writeSyncSeed(users);
@@ -393,6 +417,8 @@ export async function benchSync(users = 100_000, runs = 3): Promise<SyncBenchRes
       organizationUsers = (await client.listOrganization()).length;
       orgRuns.push({ clientMs: performance.now() - t0, curlMs, parseMs, users: organizationUsers });
     }
+    if (options.cpuProf === true)
+      console.log(`  CPU profile of one organization read: ${await profileOrgRead(client)}`);
     await client.close();
     await takeRequests(mock.url);
 
@@ -570,9 +596,11 @@ export function printSync(r: SyncBenchResult): void {
 if (import.meta.filename === process.argv[1]) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { runs: { type: 'string', default: '3' } },
+    options: { runs: { type: 'string', default: '3' }, 'cpu-prof': { type: 'boolean' } },
   });
-  const result = await benchSync(Number(positionals[0] ?? 100_000), Number(values.runs));
+  const result = await benchSync(Number(positionals[0] ?? 100_000), Number(values.runs), {
+    cpuProf: values['cpu-prof'] === true,
+  });
   printSync(result);
   if (process.env.DIRSYNC_BENCH_JSON === '1') console.log(`JSON ${JSON.stringify(result)}`);
 }

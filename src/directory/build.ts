@@ -4,6 +4,7 @@ import type { Flavor } from './flavors.js';
 import { normalizeDns, type GroupNode, type MemberNode } from './groups.js';
 import {
   firstValue,
+  NONE,
   values,
   type DirectorySnapshot,
   type DirectoryUser,
@@ -53,15 +54,16 @@ export interface MappedUser {
 }
 
 /** The distinct values of a short list, in order (no Set for the usual zero or one value). */
-function distinct<T>(list: readonly T[]): T[] {
-  if (list.length < 2) return list.slice();
+function distinct(list: readonly string[]): readonly string[] {
+  if (list.length === 0) return NONE;
+  if (list.length === 1) return list.slice();
   return [...new Set(list)];
 }
 
 /** The values of several attributes, one list (no copy for the usual single attribute). */
 function valuesOf(entry: RawEntry, attributes: readonly string[]): readonly string[] {
   if (attributes.length === 1) return values(entry, attributes[0]!);
-  if (attributes.length === 0) return [];
+  if (attributes.length === 0) return NONE;
   return attributes.flatMap((attr) => values(entry, attr));
 }
 
@@ -75,7 +77,7 @@ export function mapUser(
   const a = flavor.attributes;
   const aliasValues = valuesOf(entry, a.aliases);
   const { primary, aliases: aliasList } =
-    aliasValues.length === 0 ? { primary: undefined, aliases: [] } : parseAliases(aliasValues);
+    aliasValues.length === 0 ? { primary: undefined, aliases: NONE } : parseAliases(aliasValues);
   const mail = firstValue(entry, a.email);
   // Without mail, the primary SMTP address, else the first alias (AD without Exchange often has
   // only userPrincipalName): a person dropped here would count as gone from the directory.
@@ -120,7 +122,7 @@ export function mapUser(
     id: flavor.decodeId(entry, a.id) ?? dn,
     dn: entry.dn,
     email,
-    aliases: aliasList.length === 0 ? [] : distinct(aliasList).filter((x) => x !== email),
+    aliases: aliasList.length === 0 ? NONE : distinct(aliasList).filter((x) => x !== email),
     firstName: firstValue(entry, a.firstName)?.trim() ?? '',
     lastName: firstValue(entry, a.lastName)?.trim() ?? '',
     logins,
@@ -132,7 +134,7 @@ export function mapUser(
   const node: MemberNode = {
     dn,
     uids,
-    memberOf: memberOf.length === 0 ? [] : normalizeDns(memberOf),
+    memberOf: memberOf.length === 0 ? NONE : normalizeDns(memberOf),
   };
   return { user, node };
 }

@@ -16,8 +16,8 @@ export interface GroupNode {
 export interface MemberNode {
   dn: string;
   /** Values that posixGroup memberUid may name (the uid), lower-cased. */
-  uids: string[];
-  memberOf: string[];
+  uids: readonly string[];
+  memberOf: readonly string[];
 }
 
 /**
@@ -45,7 +45,8 @@ export class GroupGraph {
   private stamp = 0;
   /** Each group's position in DN order: results sorted without comparing strings per user. */
   private readonly rank: Uint32Array;
-  private readonly bySet = new Map<string, readonly string[]>();
+  /** Effective groups per set of direct groups, as a trie over the sorted group indices. */
+  private readonly sets: SetNode = { next: new Map() };
   private static readonly NONE: readonly string[] = Object.freeze([]);
 
   constructor(groups: readonly GroupNode[]) {
@@ -98,16 +99,23 @@ export class GroupGraph {
       if (g !== undefined) insertSorted(direct, g);
     }
     if (direct.length === 0) return GroupGraph.NONE;
-    const key = direct.length === 1 ? String(direct[0]) : direct.join(',');
-    let effective = this.bySet.get(key);
-    if (effective === undefined) {
+    // The set of direct groups, looked up by its sorted indices in a trie: no key string.
+    let node = this.sets;
+    for (const g of direct) {
+      let next = node.next.get(g);
+      if (next === undefined) {
+        next = { next: new Map() };
+        node.next.set(g, next);
+      }
+      node = next;
+    }
+    if (node.effective === undefined) {
       const all = new Set<number>();
       for (const g of direct) for (const a of this.ancestors(g)) all.add(a);
       const rank = this.rank;
-      effective = [...all].sort((a, b) => rank[a]! - rank[b]!).map((g) => this.dns[g]!);
-      this.bySet.set(key, effective);
+      node.effective = [...all].sort((a, b) => rank[a]! - rank[b]!).map((g) => this.dns[g]!);
     }
-    return effective;
+    return node.effective;
   }
 
   private addParent(child: number, parent: number): void {
@@ -134,6 +142,11 @@ export class GroupGraph {
     this.ancestorsMemo[start] = seen;
     return seen;
   }
+}
+
+interface SetNode {
+  next: Map<number, SetNode>;
+  effective?: readonly string[];
 }
 
 /** Inserts `value` into the ascending `list` unless it is there already. */

@@ -10,13 +10,13 @@ export interface DirectoryUser {
   /** Lower-cased, trimmed. */
   email: string;
   /** Other addresses of the same person (proxyAddresses smtp:, userPrincipalName), lower-cased. */
-  aliases: string[];
+  aliases: readonly string[];
   firstName: string;
   lastName: string;
   /** Workstation login names, transformed: lower-case, `DOMAIN\` stripped. */
-  logins: string[];
+  logins: readonly string[];
   /** Smart card numbers, digits only. */
-  smartcards: string[];
+  smartcards: readonly string[];
   /** Normalized DNs of the groups the user is in, nested groups resolved. Shared: never mutated. */
   groups: readonly string[];
   /** Disabled or locked in the directory. */
@@ -82,7 +82,8 @@ export interface RawEntry {
   attributes: Map<string, (string | Buffer)[]>;
 }
 
-const NONE: readonly string[] = Object.freeze([]);
+/** The one empty list entries and users share (lists are read-only once built). */
+export const NONE: readonly string[] = Object.freeze([]);
 
 /** Attribute names are few and asked for on every entry: lower-cased once each. */
 const lowerCased = new Map<string, string>();

@@ -14,7 +14,7 @@ export interface MatchResult {
 
 function index(
   users: readonly DirectoryUser[],
-  key: (u: DirectoryUser) => string[],
+  key: (u: DirectoryUser) => readonly string[],
 ): Map<string, DirectoryUser[]> {
   const map = new Map<string, DirectoryUser[]>();
   const put = (k: string, user: DirectoryUser): void => {
