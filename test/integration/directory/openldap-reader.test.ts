@@ -209,6 +209,17 @@ describe.skipIf(skip)('LDAP reader against OpenLDAP slapd', () => {
     );
     expect(error.message).toContain('the base DN does not exist');
   });
+
+  it('refuses a group base DN that does not exist, naming it', async () => {
+    const groupsBase = `ou=NoGroups,${fixture.suffix}`;
+    const error = await failure(
+      sourceFor(server, { groups: { baseDns: [groupsBase] } }).read({ groupsOfInterest: [] }),
+    );
+    expect(error).toBeInstanceOf(DirectoryError);
+    expect(error.message).toContain(`search of ${groupsBase} on ${server.url}`);
+    expect(error.message).toContain('the base DN does not exist');
+    expect((error as DirectoryError).hint).toContain('source.groups.baseDns');
+  });
 });
 
 describe.skipIf(skip)('LDAP reader against OpenLDAP slapd with the memberOf overlay', () => {
