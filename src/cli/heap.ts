@@ -4,11 +4,11 @@ import type { Env } from '../config/load.js';
 /**
  * How far V8 lets the heap grow past what the last full collection kept, in percent.
  *
- * A run's live data is small next to what it allocates on the way (at 100k users a quiet
- * `dirsync plan` keeps ~170 MB live and allocates ~800 MB), and by default V8 lets garbage pile up
- * to about twice the live size before collecting: the peak RSS is mostly that slack (~470 MiB).
- * At 30 the peak is ~375 MiB for about a second more CPU per 100k users (measured with
- * `npx tsx bench/sync.ts`; see BENCHMARKS.md). `DIRSYNC_HEAP_GROWING_PERCENT=0` keeps V8's own
+ * A run's live data is small next to what it allocates (at 100k users a quiet `dirsync plan`
+ * holds ~110 MiB after its reads and allocates ~800 MB on the way), and by default V8 lets
+ * garbage pile up to about twice the live size before collecting: the peak RSS was mostly that
+ * slack (~450 MiB). At 30 it is ~370 MiB, for half a second to a second more CPU per 100k users
+ * (BENCHMARKS.md, "How item 3 was met"). `DIRSYNC_HEAP_GROWING_PERCENT=0` keeps V8's own
  * heuristics.
  */
 export const DEFAULT_HEAP_GROWING_PERCENT = 30;
