@@ -12,16 +12,17 @@ import {
   type RawEntry,
   type ReadStats,
 } from './model.js';
+import { lower, trimmed } from './text.js';
 
 /** `CORP\Jdoe` -> `jdoe`. */
 export function transformLogin(value: string): string {
-  const trimmed = value.trim();
-  const slash = trimmed.lastIndexOf('\\');
-  return (slash >= 0 ? trimmed.slice(slash + 1) : trimmed).toLowerCase();
+  const text = trimmed(value);
+  const slash = text.lastIndexOf('\\');
+  return lower(slash >= 0 ? text.slice(slash + 1) : text);
 }
 
 export function normalizeEmail(value: string): string {
-  return value.trim().toLowerCase();
+  return lower(trimmed(value));
 }
 
 /**
@@ -60,6 +61,33 @@ function distinct(list: readonly string[]): readonly string[] {
   return [...new Set(list)];
 }
 
+const lowerTrimmed = (value: string): string => lower(trimmed(value));
+
+/**
+ * The distinct non-empty results of `map` over `first` then `second`. Sized exactly for the usual
+ * single value: these lists live as long as the run, and a list grown by push reserves 17 slots.
+ */
+function distinctMapped(
+  first: readonly string[],
+  second: readonly string[],
+  map: (value: string) => string,
+): readonly string[] {
+  const total = first.length + second.length;
+  if (total === 0) return NONE;
+  if (total === 1) {
+    const only = map((first[0] ?? second[0])!);
+    return only === '' ? NONE : [only];
+  }
+  const out: string[] = [];
+  for (const list of [first, second]) {
+    for (const raw of list) {
+      const value = map(raw);
+      if (value !== '' && !out.includes(value)) out.push(value);
+    }
+  }
+  return out;
+}
+
 /** The values of several attributes, one list (no copy for the usual single attribute). */
 function valuesOf(entry: RawEntry, attributes: readonly string[]): readonly string[] {
   if (attributes.length === 1) return values(entry, attributes[0]!);
@@ -82,7 +110,7 @@ export function mapUser(
   // Without mail, the primary SMTP address, else the first alias (AD without Exchange often has
   // only userPrincipalName): a person dropped here would count as gone from the directory.
   const email =
-    mail !== undefined && mail.trim() !== '' ? normalizeEmail(mail) : (primary ?? aliasList[0]);
+    mail !== undefined && trimmed(mail) !== '' ? normalizeEmail(mail) : (primary ?? aliasList[0]);
   if (email === undefined || email === '') {
     warnings.push({
       dn: entry.dn,
@@ -103,19 +131,9 @@ export function mapUser(
     }
   }
   const rawLogins = valuesOf(entry, a.logins);
-  const logins: string[] = [];
-  for (const raw of rawLogins) {
-    const login = transformLogin(raw);
-    if (login !== '' && !logins.includes(login)) logins.push(login);
-  }
+  const logins = distinctMapped(rawLogins, NONE, transformLogin);
   // posixGroup memberUid may name the POSIX uid or a login.
-  const uids: string[] = [];
-  for (const list of [values(entry, 'uid'), rawLogins]) {
-    for (const raw of list) {
-      const uid = raw.trim().toLowerCase();
-      if (!uids.includes(uid)) uids.push(uid);
-    }
-  }
+  const uids = distinctMapped(values(entry, 'uid'), rawLogins, lowerTrimmed);
   const memberOf = values(entry, a.memberOf);
   const dn = normalizeDn(entry.dn);
   const user: DirectoryUser = {
@@ -123,8 +141,8 @@ export function mapUser(
     dn: entry.dn,
     email,
     aliases: aliasList.length === 0 ? NONE : distinct(aliasList).filter((x) => x !== email),
-    firstName: firstValue(entry, a.firstName)?.trim() ?? '',
-    lastName: firstValue(entry, a.lastName)?.trim() ?? '',
+    firstName: trimmed(firstValue(entry, a.firstName) ?? ''),
+    lastName: trimmed(firstValue(entry, a.lastName) ?? ''),
     logins,
     smartcards: distinct(smartcards),
     groups: [],
@@ -145,7 +163,7 @@ export function mapGroup(entry: RawEntry, flavor: Flavor, members: readonly stri
     dn: normalizeDn(entry.dn),
     name: firstValue(entry, a.groupName) ?? entry.dn,
     members: normalizeDns(members),
-    memberUids: values(entry, a.memberUid).map((u) => u.trim().toLowerCase()),
+    memberUids: values(entry, a.memberUid).map(lowerTrimmed),
     memberOf: normalizeDns(values(entry, a.memberOf)),
   };
 }

@@ -3,6 +3,8 @@
  * case-insensitively, spaces around separators ignored, `\,` and `\2C` the same character.
  */
 
+import { lower } from './text.js';
+
 const SPECIAL = new Set([',', '+', '"', '\\', '<', '>', ';', '=']);
 
 function unescapeValue(raw: string): string {
@@ -90,7 +92,7 @@ function splitUnescaped(s: string, seps: string): string[] {
  * Multi-valued RDNs are sorted so their order does not matter.
  */
 export function normalizeDn(dn: string): string {
-  if (PLAIN_DN.test(dn)) return dn.toLowerCase();
+  if (PLAIN_DN.test(dn)) return lower(dn);
   return normalizeDnSlow(dn);
 }
 

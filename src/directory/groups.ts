@@ -47,6 +47,8 @@ export class GroupGraph {
   private readonly rank: Uint32Array;
   /** Effective groups per set of direct groups, as a trie over the sorted group indices. */
   private readonly sets: SetNode = { next: new Map() };
+  /** Room for one user's direct groups: at most every group once. */
+  private readonly scratch: Int32Array;
   private static readonly NONE: readonly string[] = Object.freeze([]);
 
   constructor(groups: readonly GroupNode[]) {
@@ -56,6 +58,7 @@ export class GroupGraph {
     this.parents = groups.map(() => []);
     this.ancestorsMemo = new Array<number[] | undefined>(groups.length);
     this.mark = new Uint32Array(groups.length);
+    this.scratch = new Int32Array(groups.length);
     const add = (index: Map<string, number[]>, key: string, g: number): void => {
       const list = index.get(key);
       if (list === undefined) index.set(key, [g]);
@@ -84,24 +87,27 @@ export class GroupGraph {
 
   /** The user's effective group DNs, sorted. */
   effectiveGroups(user: MemberNode): readonly string[] {
-    // Called once per user: plain loops, no closure, no sort call for a handful of numbers.
-    const direct: number[] = [];
+    // Called once per user: plain loops, no closure, no sort call, and no list of its own for the
+    // direct groups (a scratch array of group indices, sorted as they come).
+    const direct = this.scratch;
+    let n = 0;
     const byMember = this.byMember.get(user.dn);
-    if (byMember !== undefined) for (const g of byMember) insertSorted(direct, g);
+    if (byMember !== undefined) for (const g of byMember) n = insertSorted(direct, n, g);
     if (this.byUid.size > 0) {
       for (const uid of user.uids) {
         const groups = this.byUid.get(uid);
-        if (groups !== undefined) for (const g of groups) insertSorted(direct, g);
+        if (groups !== undefined) for (const g of groups) n = insertSorted(direct, n, g);
       }
     }
     for (const groupDn of user.memberOf) {
       const g = this.groupIndex.get(groupDn);
-      if (g !== undefined) insertSorted(direct, g);
+      if (g !== undefined) n = insertSorted(direct, n, g);
     }
-    if (direct.length === 0) return GroupGraph.NONE;
+    if (n === 0) return GroupGraph.NONE;
     // The set of direct groups, looked up by its sorted indices in a trie: no key string.
     let node = this.sets;
-    for (const g of direct) {
+    for (let k = 0; k < n; k++) {
+      const g = direct[k]!;
       let next = node.next.get(g);
       if (next === undefined) {
         next = { next: new Map() };
@@ -111,7 +117,7 @@ export class GroupGraph {
     }
     if (node.effective === undefined) {
       const all = new Set<number>();
-      for (const g of direct) for (const a of this.ancestors(g)) all.add(a);
+      for (let k = 0; k < n; k++) for (const a of this.ancestors(direct[k]!)) all.add(a);
       const rank = this.rank;
       node.effective = [...all].sort((a, b) => rank[a]! - rank[b]!).map((g) => this.dns[g]!);
     }
@@ -149,14 +155,14 @@ interface SetNode {
   effective?: readonly string[];
 }
 
-/** Inserts `value` into the ascending `list` unless it is there already. */
-function insertSorted(list: number[], value: number): void {
-  let i = list.length;
+/** Inserts `value` into the ascending `list[0, length)` unless it is there; the new length. */
+function insertSorted(list: Int32Array, length: number, value: number): number {
+  let i = length;
   while (i > 0 && list[i - 1]! > value) i--;
-  if (i > 0 && list[i - 1] === value) return;
-  list.push(value);
-  for (let j = list.length - 1; j > i; j--) list[j] = list[j - 1]!;
+  if (i > 0 && list[i - 1] === value) return length;
+  for (let j = length; j > i; j--) list[j] = list[j - 1]!;
   list[i] = value;
+  return length + 1;
 }
 
 /** Each user's effective groups (see {@link GroupGraph}), at the user's index in `users`. */

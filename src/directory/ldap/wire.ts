@@ -103,15 +103,34 @@ function decodeText(buf: Buffer, start: number, end: number): string | Buffer {
   return buf.toString('latin1', start, end);
 }
 
-/** Attribute names repeat on every entry: one lower-cased string each. */
+/**
+ * Attribute names repeat on every entry, in the same order: the name at each position of the
+ * last entry is kept with its bytes, and reused without decoding when the bytes match.
+ */
+const namesAt: { bytes: Buffer; name: string }[] = [];
 const lowerNames = new Map<string, string>();
-function lowerName(name: string): string {
-  let lower = lowerNames.get(name);
-  if (lower === undefined) {
-    lower = name.toLowerCase();
-    if (lowerNames.size < 10_000) lowerNames.set(name, lower);
+function attributeName(buf: Buffer, start: number, end: number, position: number): string {
+  const known = namesAt[position];
+  const len = end - start;
+  if (known !== undefined && known.bytes.length === len) {
+    const bytes = known.bytes;
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (bytes[i] !== buf[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return known.name;
   }
-  return lower;
+  const raw = buf.toString('utf8', start, end);
+  let name = lowerNames.get(raw);
+  if (name === undefined) {
+    name = raw.toLowerCase();
+    if (lowerNames.size < 10_000) lowerNames.set(raw, name);
+  }
+  if (position < 64) namesAt[position] = { bytes: Buffer.from(buf.subarray(start, end)), name };
+  return name;
 }
 
 /**
@@ -133,30 +152,35 @@ export function decodeSearchEntry(
   const attributes = new Map<string, (string | Buffer)[]>();
   c.header(TAG_SEQUENCE);
   const listEnd = c.pos + c.len;
-  while (c.pos < listEnd) {
+  for (let position = 0; c.pos < listEnd; position++) {
     c.header(TAG_SEQUENCE);
     const attributeEnd = c.pos + c.len;
     c.header(TAG_OCTET_STRING);
-    const name = lowerName(buf.toString('utf8', c.pos, c.pos + c.len));
+    const name = attributeName(buf, c.pos, c.pos + c.len, position);
     c.pos += c.len;
     const keepBytes = binary.has(name);
-    let list = attributes.get(name);
-    if (list === undefined) {
-      list = [];
-      attributes.set(name, list);
-    }
+    let values: (string | Buffer)[];
     if (c.pos < attributeEnd) {
       c.header(TAG_SET);
       const setEnd = c.pos + c.len;
-      while (c.pos < setEnd) {
+      // Most attributes hold one value: an array of exactly one (a growing one reserves 17).
+      values = [];
+      for (let first = true; c.pos < setEnd; first = false) {
         c.header(TAG_OCTET_STRING);
-        const valueEnd = c.pos + c.len;
-        list.push(
-          keepBytes ? Buffer.from(buf.subarray(c.pos, valueEnd)) : decodeText(buf, c.pos, valueEnd),
-        );
-        c.pos = valueEnd;
+        const valueStart = c.pos;
+        c.pos += c.len;
+        const value = keepBytes
+          ? Buffer.from(buf.subarray(valueStart, c.pos))
+          : decodeText(buf, valueStart, c.pos);
+        if (first && c.pos >= setEnd) values = [value];
+        else values.push(value);
       }
+    } else {
+      values = [];
     }
+    const existing = attributes.get(name);
+    if (existing === undefined) attributes.set(name, values);
+    else for (const v of values) existing.push(v);
     c.pos = attributeEnd;
   }
   return { dn, attributes };
