@@ -40,6 +40,12 @@ const Attributes = z.strictObject({
 
 const Flavor = z.enum(['ad', 'openldap']);
 
+/** An LDAP filter; an empty one is refused rather than read as "everything". */
+const nonEmptyFilter = z
+  .string()
+  .trim()
+  .min(1, "an empty filter is not allowed: remove the key to use the flavor's default filter");
+
 export const LdapSourceConfig = z.strictObject({
   type: z.literal('ldap'),
   /** Omitted: detected from the RootDSE. */
@@ -68,12 +74,12 @@ export const LdapSourceConfig = z.strictObject({
   pageSize: z.number().int().min(1).max(100_000).default(500),
   users: z.strictObject({
     baseDns: dnList.pipe(z.array(z.string()).min(1)),
-    filter: z.string().optional(),
+    filter: nonEmptyFilter.optional(),
   }),
   groups: z
     .strictObject({
       baseDns: dnList.default([]),
-      filter: z.string().optional(),
+      filter: nonEmptyFilter.optional(),
       /** auto: the flavor's way (AD: in-chain matching rule; OpenLDAP: client-side). */
       nested: z.enum(['auto', 'inChain', 'client']).default('auto'),
       /** Ask for `member;range=0-(n-1)` and follow the ranges; omitted: the server decides. */
@@ -89,10 +95,10 @@ export const LdifSourceConfig = z.strictObject({
   file: z.string().min(1),
   flavor: Flavor.default('openldap'),
   users: z
-    .strictObject({ baseDns: dnList.default([]), filter: z.string().optional() })
+    .strictObject({ baseDns: dnList.default([]), filter: nonEmptyFilter.optional() })
     .default({ baseDns: [] }),
   groups: z
-    .strictObject({ baseDns: dnList.default([]), filter: z.string().optional() })
+    .strictObject({ baseDns: dnList.default([]), filter: nonEmptyFilter.optional() })
     .default({ baseDns: [] }),
   attributes: Attributes.optional(),
 });

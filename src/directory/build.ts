@@ -181,8 +181,6 @@ export function assembleSnapshot(input: {
   warnings: DirectoryWarning[];
   stats: ReadStats;
   now: Date;
-  /** False when every user was read from one base DN, so none can appear twice. */
-  mayRepeat?: boolean;
 }): DirectorySnapshot {
   const interest =
     input.groupsOfInterest.length > 0
@@ -199,25 +197,26 @@ export function assembleSnapshot(input: {
     }
   }
   // Lists are shared by users with the same groups: filtered once per list, not once per user.
+  // A list already within the groups of interest (always so in-chain) is kept as it is.
   const filtered = new Map<readonly string[], readonly string[]>();
   const inInterest = (groups: readonly string[]): readonly string[] => {
-    if (interest === undefined) return groups;
+    if (interest === undefined || groups.length === 0) return groups;
     let kept = filtered.get(groups);
     if (kept === undefined) {
+      if (groups.every((g) => interest.has(g))) return groups;
       kept = groups.filter((g) => interest.has(g));
       filtered.set(groups, kept);
     }
     return kept;
   };
-  // Overlapping base DNs can return a user twice; one base cannot.
-  const seen = input.users.length > 0 && input.mayRepeat !== false ? new Set<string>() : undefined;
+  // Overlapping base DNs, or a server that returns an entry twice while paging, can list a user
+  // twice: one user, once (a second copy would make the person look ambiguous).
+  const seen = new Set<string>();
   const users: DirectoryUser[] = [];
   for (let i = 0; i < input.users.length; i++) {
     const { user, node } = input.users[i]!;
-    if (seen !== undefined) {
-      if (seen.has(node.dn)) continue;
-      seen.add(node.dn);
-    }
+    if (seen.has(node.dn)) continue;
+    seen.add(node.dn);
     user.groups = inInterest(input.memberships(i, node.dn));
     users.push(user);
   }

@@ -1,4 +1,6 @@
+import { appendAll } from './append.js';
 import { normalizeDn } from './dn.js';
+import type { DirectoryWarning } from './model.js';
 
 /** A group as read, before nesting is resolved. All DNs normalized. */
 export interface GroupNode {
@@ -85,16 +87,63 @@ export class GroupGraph {
       .forEach((entry, position) => (this.rank[entry.index] = position));
   }
 
-  /** The user's effective group DNs, sorted. */
-  effectiveGroups(user: MemberNode): readonly string[] {
+  /** Whether a group names members by login (posixGroup memberUid). */
+  get usesUids(): boolean {
+    return this.byUid.size > 0;
+  }
+
+  /**
+   * memberUid values that name more than one of `users` (a uid of one, the login of another).
+   * Such a value grants nothing: giving a group, perhaps SUPER, to whichever account was read
+   * last, or to all of them, would be a guess. Returned with the groups and users concerned,
+   * for a warning each.
+   */
+  sharedUids(users: readonly MemberNode[]): {
+    shared: ReadonlySet<string>;
+    warnings: DirectoryWarning[];
+  } {
+    const owners = new Map<string, string[]>();
+    for (const user of users) {
+      for (const uid of user.uids) {
+        if (!this.byUid.has(uid)) continue;
+        const list = owners.get(uid);
+        if (list === undefined) owners.set(uid, [user.dn]);
+        else if (!list.includes(user.dn)) list.push(user.dn);
+      }
+    }
+    const shared = new Set<string>();
+    const warnings: DirectoryWarning[] = [];
+    for (const [uid, dns] of owners) {
+      if (dns.length < 2) continue;
+      shared.add(uid);
+      for (const g of this.byUid.get(uid)!) {
+        warnings.push({
+          dn: this.dns[g]!,
+          message: `memberUid ${uid} names several users (${dns.join('; ')}): the group is given to none of them through it; make the login names unique`,
+        });
+      }
+    }
+    return { shared, warnings };
+  }
+
+  /**
+   * The user's effective group DNs, sorted. `sharedUids`: memberUid values that name more than
+   * one user (see {@link sharedUids}), which grant nothing.
+   */
+  effectiveGroups(user: MemberNode, sharedUids?: ReadonlySet<string>): readonly string[] {
     // Called once per user: plain loops, no closure, no sort call, and no list of its own for the
     // direct groups (a scratch array of group indices, sorted as they come).
     const direct = this.scratch;
     let n = 0;
     const byMember = this.byMember.get(user.dn);
     if (byMember !== undefined) for (const g of byMember) n = insertSorted(direct, n, g);
+    // A user entry that is also read as a group (rfc2307bis user private groups): the groups
+    // that list it, or that its own memberOf names, count for the user too.
+    const self = this.groupIndex.get(user.dn);
+    if (self !== undefined) for (const g of this.parents[self]!) n = insertSorted(direct, n, g);
     if (this.byUid.size > 0) {
       for (const uid of user.uids) {
+        if (sharedUids?.has(uid) === true) continue;
         const groups = this.byUid.get(uid);
         if (groups !== undefined) for (const g of groups) n = insertSorted(direct, n, g);
       }
@@ -165,13 +214,23 @@ function insertSorted(list: Int32Array, length: number, value: number): number {
   return length + 1;
 }
 
-/** Each user's effective groups (see {@link GroupGraph}), at the user's index in `users`. */
+/**
+ * Each user's effective groups (see {@link GroupGraph}), at the user's index in `users`.
+ * Warnings (a memberUid naming several users) are added to `warnings`.
+ */
 export function resolveMemberships(
   users: readonly MemberNode[],
   groups: readonly GroupNode[],
+  warnings: DirectoryWarning[] = [],
 ): (readonly string[])[] {
   const graph = new GroupGraph(groups);
-  return users.map((user) => graph.effectiveGroups(user));
+  let shared: ReadonlySet<string> | undefined;
+  if (graph.usesUids) {
+    const found = graph.sharedUids(users);
+    shared = found.shared;
+    appendAll(warnings, found.warnings);
+  }
+  return users.map((user) => graph.effectiveGroups(user, shared));
 }
 
 /** Normalizes a list of DNs, dropping empty ones. */

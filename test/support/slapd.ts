@@ -47,6 +47,8 @@ export interface SlapdOptions {
    * (rootdn) is never limited. Without it the reader is unlimited too.
    */
   sizeLimit?: number;
+  /** Let anonymous clients read every entry (by default only bound users may read). */
+  anonymousRead?: boolean;
 }
 
 /** A running slapd on loopback. */
@@ -301,7 +303,7 @@ function buildConfigLdif(input: ConfigInput): string {
       'olcDbIndex: member,uniqueMember,memberUid eq',
       ...limits,
       'olcAccess: {0}to attrs=userPassword by anonymous auth by * none',
-      'olcAccess: {1}to * by users read by * none',
+      `olcAccess: {1}to * by users read by * ${input.anonymousRead === true ? 'read' : 'none'}`,
     ].join('\n'),
     ...overlays,
     '',

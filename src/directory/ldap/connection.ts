@@ -105,6 +105,9 @@ export class LdapConnection {
         if (plain && options.startTls) await client.startTLS(tls);
         if (options.bindDn !== undefined)
           await client.bind(options.bindDn, options.bindPassword ?? '');
+        // Anonymous: connect now, so that failover and TLS errors are met here. (Searches do not
+        // connect by themselves: a dropped connection must fail the read, not come back unbound.)
+        else await connectOnly(client);
         logger.debug('LDAP connected', { url });
         return new LdapConnection(client, url, options.timeoutMs);
       } catch (error) {
@@ -286,6 +289,14 @@ export class LdapConnection {
       hint: 'check the server and the network; nothing was changed',
     });
   }
+}
+
+/** Opens the client's socket without binding (ldapts' `_connect`, checked against ldapts 8.2). */
+async function connectOnly(client: Client): Promise<void> {
+  const internals = client as unknown as { _connect?: () => Promise<void> | void };
+  if (typeof internals._connect !== 'function')
+    throw new Error('ldapts internals changed: Client._connect is not what dirsync expects');
+  await internals._connect.call(client);
 }
 
 function tlsOptions(options: LdapConnectOptions): ConnectionOptions {

@@ -12,6 +12,7 @@ import {
 } from '../flavors.js';
 import { GroupGraph, type GroupNode } from '../groups.js';
 import {
+  NONE,
   values,
   type DirectorySnapshot,
   type DirectorySource,
@@ -136,7 +137,6 @@ export class LdapSource implements DirectorySource {
         memberships: resolved.memberships,
         groupNames: resolved.groupNames,
         groupsOfInterest: interest,
-        mayRepeat: c.users.baseDns.length > 1,
         warnings,
         stats: {
           source: conn.url,
@@ -185,11 +185,19 @@ export class LdapSource implements DirectorySource {
             continue;
           }
           users.push(mapped);
-          if (graph !== undefined) effective.push(graph.effectiveGroups(mapped.node));
+          if (graph !== undefined && !graph.usesUids)
+            effective.push(graph.effectiveGroups(mapped.node));
         }
       }
       usersPerBase[base] = count;
       this.logger.debug('LDAP users read', { base, count });
+    }
+    if (graph?.usesUids === true) {
+      // memberUid names logins: whether a login is unique is known only once every user is read.
+      const nodes = users.map((u) => u.node);
+      const { shared, warnings: uidWarnings } = graph.sharedUids(nodes);
+      appendAll(warnings, uidWarnings);
+      for (const node of nodes) effective.push(graph.effectiveGroups(node, shared));
     }
     if (users.length === 0) {
       throw new DirectoryError(
@@ -241,7 +249,7 @@ export class LdapSource implements DirectorySource {
     }
     groupsPerBase['(in-chain)'] = interest.length;
     return {
-      memberships: (_index: number, dn: string): readonly string[] => memberships.get(dn) ?? [],
+      memberships: (_index: number, dn: string): readonly string[] => memberships.get(dn) ?? NONE,
       groupNames,
       groupsPerBase,
     };

@@ -33,6 +33,9 @@ export class LdapWireError extends Error {}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** The largest LDAP message read (a group of millions of members is far below it). */
+export const MAX_MESSAGE_BYTES = 1024 ** 3;
+
 const TAG_SEQUENCE = 0x30;
 const TAG_SET = 0x31;
 const TAG_OCTET_STRING = 0x04;
@@ -273,6 +276,7 @@ export function installLeanReader(client: Client): void {
       }
       parser.emit('message', message);
     } catch (error) {
+      entries.delete(id);
       (error as { messageDetails?: unknown }).messageDetails = { messageId: id };
       parser.emit('error', error);
     }
@@ -310,7 +314,16 @@ export function installLeanReader(client: Client): void {
         details,
         new LdapWireError(`malformed LDAP message from the server: ${(error as Error).message}`),
       );
-      (client as unknown as { socket?: { destroy(): void } }).socket?.destroy();
+      // ldapts' own teardown marks the client disconnected at once (a bare destroy() would
+      // leave it "connected" until the close event, and a request sent meanwhile would wait for
+      // its timeout).
+      const internals = client as unknown as {
+        socket?: { destroy(): void };
+        _destroySocket?: (socket: unknown) => void;
+      };
+      if (typeof internals._destroySocket === 'function')
+        internals._destroySocket.call(client, internals.socket);
+      else internals.socket?.destroy();
     }
   };
 }
@@ -330,5 +343,8 @@ function frameLength(buf: Buffer, offset: number): number | undefined {
   if (buf.length - offset < 2 + n) return undefined;
   let len = 0;
   for (let i = 0; i < n; i++) len = len * 256 + buf[offset + 2 + i]!;
+  // A bogus length would have the reader buffer until memory runs out.
+  if (len > MAX_MESSAGE_BYTES)
+    throw new LdapWireError(`a message of ${len} bytes is larger than dirsync accepts`);
   return 2 + n + len;
 }

@@ -103,6 +103,7 @@ export class LdifSource implements DirectorySource {
     const memberships = resolveMemberships(
       users.map((u) => u.node),
       groups,
+      warnings,
     );
     return assembleSnapshot({
       users,

@@ -336,3 +336,45 @@ describe.skipIf(skip)('LDAP reader: a group too big to spread into a call', () =
     );
   });
 });
+
+describe.skipIf(skip)('LDAP reader: anonymous bind (no source.bindDn)', () => {
+  const base = 'dc=example,dc=com';
+  const people = `ou=People,${base}`;
+  const groups = `ou=Groups,${base}`;
+  let server: SlapdServer;
+  let closedPort: number;
+
+  beforeAll(async () => {
+    const ldif = [
+      `dn: ${people}\nobjectClass: organizationalUnit\nou: People\n`,
+      `dn: ${groups}\nobjectClass: organizationalUnit\nou: Groups\n`,
+      `dn: uid=anna,${people}\nobjectClass: inetOrgPerson\nuid: anna\ncn: Anna A\nsn: A\nmail: anna@example.com\n`,
+      `dn: cn=staff,${groups}\nobjectClass: groupOfNames\ncn: staff\nmember: uid=anna,${people}\n`,
+    ].join('\n');
+    server = await startSlapd({ ldif, suffix: base, anonymousRead: true });
+    // A port nothing listens on: the first URL fails over to the server.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    closedPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('connects without a bind, fails over from a dead server, and reads users and groups', async () => {
+    const source = new LdapSource(
+      LdapSourceConfig.parse({
+        type: 'ldap',
+        urls: [`ldap://127.0.0.1:${closedPort}`, server.url],
+        users: { baseDns: [people] },
+        groups: { baseDns: [groups] },
+      }),
+    );
+    const snapshot = await source.read({ groupsOfInterest: [] });
+    expect(snapshot.stats.source).toBe(server.url);
+    expect(snapshot.users.map((u) => [u.email, u.groups])).toEqual([
+      ['anna@example.com', [normalizeDn(`cn=staff,${groups}`)]],
+    ]);
+  });
+});

@@ -92,6 +92,17 @@ describe('loadConfig', () => {
     expect(error.message).toMatch(/rules.removed.action: .*"delete"\|"suspend"\|"ignore"/);
   });
 
+  it('refuses an empty LDAP filter instead of reading it as "everything"', () => {
+    const yaml = minimal(
+      '',
+      '  groups:\n    baseDns:\n      - OU=Groups,DC=corp\n    filter: "  "\n',
+    );
+    const error = configError(() =>
+      loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), { DIRSYNC_API_TOKEN: 't' }),
+    );
+    expect(error.message).toContain('source.groups.filter: an empty filter is not allowed');
+  });
+
   it('refuses DNs that a YAML flow list split at their commas', () => {
     const yaml = minimal('  ranks: { ADMIN: [CN=Admins,OU=Groups,DC=corp] }\n');
     const error = configError(() =>

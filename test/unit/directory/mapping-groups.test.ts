@@ -240,6 +240,39 @@ describe('resolveMemberships', () => {
     expect(bob).toEqual(ann);
   });
 
+  it('gives a user whose entry is also read as a group the groups that list it', () => {
+    // rfc2307bis user private groups: the user entry carries posixGroup too.
+    const users = [user('jdoe')];
+    const groups = [
+      group('jdoe', [], { dn: dn('uid=jdoe,dc=x'), memberOf: [dn('cn=staff,dc=x')] }),
+      group('admins', ['uid=jdoe,dc=x']),
+      group('staff', []),
+    ];
+    expect(resolveMemberships(users, groups)[0]).toEqual([
+      dn('cn=admins,dc=x'),
+      dn('cn=staff,dc=x'),
+    ]);
+  });
+
+  it('grants nothing through a memberUid that names several users, and says so', () => {
+    // bob's login is ann's uid: which of them the group means cannot be told.
+    const users = [user('ann'), { ...user('bob'), uids: ['bob', 'ann'] }, user('cy')];
+    const groups = [group('posix', [], { memberUids: ['ann', 'cy'] })];
+    const warnings: DirectoryWarning[] = [];
+    const [ann, bob, cy] = resolveMemberships(users, groups, warnings);
+    expect(ann).toEqual([]);
+    expect(bob).toEqual([]);
+    expect(cy).toEqual([dn('cn=posix,dc=x')]);
+    expect(warnings).toEqual([
+      {
+        dn: dn('cn=posix,dc=x'),
+        message: expect.stringContaining(
+          `memberUid ann names several users (${dn('uid=ann,dc=x')}; ${dn('uid=bob,dc=x')})`,
+        ) as string,
+      },
+    ]);
+  });
+
   it('walks a deep chain and a wide fan of parents', () => {
     const depth = 50;
     const chain = Array.from({ length: depth }, (_, i) =>

@@ -152,6 +152,14 @@ describe('installLeanReader', () => {
     ]);
   });
 
+  it('refuses a message whose length is larger than it accepts, without waiting for its bytes', () => {
+    const r = aReader();
+    // SEQUENCE with a 4-byte length of 2 GiB: nothing should be buffered toward it.
+    r.feed(Buffer.from([0x30, 0x84, 0x80, 0x00, 0x00, 0x00, 0x02, 0x01, 0x07]));
+    expect(r.rejected).toHaveLength(1);
+    expect((r.rejected[0] as Error).message).toMatch(/message of 2147483648 bytes is larger/);
+  });
+
   it('fails every pending request, naming the problem, when a message is malformed', () => {
     const r = aReader();
     r.feed(Buffer.from([0x31, 0x03, 0x02, 0x01, 0x07]));
