@@ -287,30 +287,39 @@ async function cuttingProxy(
   return { server, port: (server.address() as AddressInfo).port };
 }
 
+/** A small directory for the focused suites below: People and Groups, then `entries`. */
+const small = {
+  base: 'dc=example,dc=com',
+  people: 'ou=People,dc=example,dc=com',
+  groups: 'ou=Groups,dc=example,dc=com',
+  ldif(entries: string[]): string {
+    return [
+      `dn: ${this.people}\nobjectClass: organizationalUnit\nou: People\n`,
+      `dn: ${this.groups}\nobjectClass: organizationalUnit\nou: Groups\n`,
+      ...entries,
+    ].join('\n');
+  },
+  user(uid: string): string {
+    return `dn: uid=${uid},${this.people}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: ${uid}\nmail: ${uid}@example.com\n`;
+  },
+};
+
 describe.skipIf(skip)('LDAP reader: a group too big to spread into a call', () => {
   // 150k member values: `list.push(...values)` overflows the call stack from about 120k on,
   // and an "all staff" group of a 100k-user company is that big. Most values name entries that
   // do not exist (slapd without refint keeps them), so the fixture loads in a second or two.
-  const base = 'dc=example,dc=com';
-  const people = `ou=People,${base}`;
-  const groups = `ou=Groups,${base}`;
+  const { base, people, groups } = small;
   const members = 150_000;
   let server: SlapdServer;
 
   beforeAll(async () => {
-    const users = [1, 2, 3].map(
-      (i) =>
-        `dn: uid=u${i},${people}\nobjectClass: inetOrgPerson\nuid: u${i}\ncn: U ${i}\nsn: U\nmail: u${i}@example.com\n`,
-    );
     const values = Array.from({ length: members }, (_, i) =>
       i < 3 ? `member: uid=u${i + 1},${people}` : `member: uid=gone${i},${people}`,
     );
-    const ldif = [
-      `dn: ${people}\nobjectClass: organizationalUnit\nou: People\n`,
-      `dn: ${groups}\nobjectClass: organizationalUnit\nou: Groups\n`,
-      ...users,
+    const ldif = small.ldif([
+      ...[1, 2, 3].map((i) => small.user(`u${i}`)),
       `dn: cn=all-staff,${groups}\nobjectClass: groupOfNames\ncn: all-staff\n${values.join('\n')}\n`,
-    ].join('\n');
+    ]);
     server = await startSlapd({ ldif, suffix: base });
   }, 60_000);
   afterAll(async () => {
@@ -338,19 +347,15 @@ describe.skipIf(skip)('LDAP reader: a group too big to spread into a call', () =
 });
 
 describe.skipIf(skip)('LDAP reader: anonymous bind (no source.bindDn)', () => {
-  const base = 'dc=example,dc=com';
-  const people = `ou=People,${base}`;
-  const groups = `ou=Groups,${base}`;
+  const { base, people, groups } = small;
   let server: SlapdServer;
   let closedPort: number;
 
   beforeAll(async () => {
-    const ldif = [
-      `dn: ${people}\nobjectClass: organizationalUnit\nou: People\n`,
-      `dn: ${groups}\nobjectClass: organizationalUnit\nou: Groups\n`,
-      `dn: uid=anna,${people}\nobjectClass: inetOrgPerson\nuid: anna\ncn: Anna A\nsn: A\nmail: anna@example.com\n`,
+    const ldif = small.ldif([
+      small.user('anna'),
       `dn: cn=staff,${groups}\nobjectClass: groupOfNames\ncn: staff\nmember: uid=anna,${people}\n`,
-    ].join('\n');
+    ]);
     server = await startSlapd({ ldif, suffix: base, anonymousRead: true });
     // A port nothing listens on: the first URL fails over to the server.
     const probe = createServer();
