@@ -54,14 +54,8 @@ export interface MappedUser {
   node: MemberNode;
 }
 
-/** The distinct values of a short list, in order (no Set for the usual zero or one value). */
-function distinct(list: readonly string[]): readonly string[] {
-  if (list.length === 0) return NONE;
-  if (list.length === 1) return list.slice();
-  return [...new Set(list)];
-}
-
 const lowerTrimmed = (value: string): string => lower(trimmed(value));
+const same = (value: string): string => value;
 
 /**
  * The distinct non-empty results of `map` over `first` then `second`. Sized exactly for the usual
@@ -140,11 +134,14 @@ export function mapUser(
     id: flavor.decodeId(entry, a.id) ?? dn,
     dn: entry.dn,
     email,
-    aliases: aliasList.length === 0 ? NONE : distinct(aliasList).filter((x) => x !== email),
+    aliases:
+      aliasList.length === 0
+        ? NONE
+        : distinctMapped(aliasList, NONE, same).filter((x) => x !== email),
     firstName: trimmed(firstValue(entry, a.firstName) ?? ''),
     lastName: trimmed(firstValue(entry, a.lastName) ?? ''),
     logins,
-    smartcards: distinct(smartcards),
+    smartcards: distinctMapped(smartcards, NONE, same),
     groups: [],
     disabled: flavor.disabled(entry),
     expired: flavor.expired(entry, now),

@@ -127,6 +127,20 @@ export class GroupGraph {
   }
 
   /**
+   * Every user's effective groups, in order, once all users are known: memberUid values that
+   * name several of them grant nothing (see {@link sharedUids}; the warnings go to `warnings`).
+   */
+  resolveAll(users: readonly MemberNode[], warnings: DirectoryWarning[]): (readonly string[])[] {
+    let shared: ReadonlySet<string> | undefined;
+    if (this.usesUids) {
+      const found = this.sharedUids(users);
+      shared = found.shared;
+      appendAll(warnings, found.warnings);
+    }
+    return users.map((user) => this.effectiveGroups(user, shared));
+  }
+
+  /**
    * The user's effective group DNs, sorted. `sharedUids`: memberUid values that name more than
    * one user (see {@link sharedUids}), which grant nothing.
    */
@@ -223,14 +237,7 @@ export function resolveMemberships(
   groups: readonly GroupNode[],
   warnings: DirectoryWarning[] = [],
 ): (readonly string[])[] {
-  const graph = new GroupGraph(groups);
-  let shared: ReadonlySet<string> | undefined;
-  if (graph.usesUids) {
-    const found = graph.sharedUids(users);
-    shared = found.shared;
-    appendAll(warnings, found.warnings);
-  }
-  return users.map((user) => graph.effectiveGroups(user, shared));
+  return new GroupGraph(groups).resolveAll(users, warnings);
 }
 
 /** Normalizes a list of DNs, dropping empty ones. */

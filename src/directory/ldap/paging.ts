@@ -5,11 +5,9 @@ import {
   SearchRequest,
   StatusCodeParser,
   type Client,
-  type Entry,
 } from 'ldapts';
 import type { RawEntry } from '../model.js';
 import { LEAN_ENTRIES, type WithLeanEntries } from './wire.js';
-import { appendAll } from '../append.js';
 
 /** The parts of an ldapts search response a page step reads. */
 interface SearchResponseLike extends WithLeanEntries {
@@ -42,20 +40,6 @@ export interface Page {
   references: string[];
 }
 
-/** An entry as ldapts builds it (the fallback when the lean reader is not installed). */
-export function toRawEntry(entry: Entry): RawEntry {
-  const attributes = new Map<string, (string | Buffer)[]>();
-  for (const [name, value] of Object.entries(entry)) {
-    if (name === 'dn') continue;
-    const list = Array.isArray(value) ? value : [value];
-    const key = name.toLowerCase();
-    const existing = attributes.get(key);
-    if (existing === undefined) attributes.set(key, list);
-    else appendAll(existing, list);
-  }
-  return { dn: entry.dn, attributes };
-}
-
 /**
  * A paged search (RFC 2696) to the end, a page at a time.
  *
@@ -67,8 +51,8 @@ export function toRawEntry(entry: Entry): RawEntry {
  *   server reads page n+1 while dirsync maps page n. Still one request in flight at a time.
  *
  * Built on ldapts' request encoding and `_send` (checked against ldapts 8.2; the lockfile pins
- * the version). Entries come decoded by the lean reader ({@link LEAN_ENTRIES}), else through
- * ldapts' own objects.
+ * the version). Entries come decoded by the lean reader ({@link LEAN_ENTRIES}): the client must
+ * have it installed.
  */
 export async function* pagedSearch(client: Client, search: PagedSearch): AsyncGenerator<Page> {
   const internals = client as unknown as ClientInternals;
@@ -108,17 +92,11 @@ export async function* pagedSearch(client: Client, search: PagedSearch): AsyncGe
       // Observed on the next turn; if the caller stops first, the rejection is not unhandled.
       pending.catch(() => undefined);
     }
+    const entries = result[LEAN_ENTRIES];
+    if (entries === undefined)
+      throw new Error('the lean LDAP reader is not installed on this client (installLeanReader)');
     yield {
-      entries:
-        result[LEAN_ENTRIES] ??
-        result.searchEntries.map((entry) =>
-          toRawEntry(
-            (entry as { toObject(a: string[], b: string[]): Entry }).toObject(
-              search.attributes,
-              search.binaryAttributes,
-            ),
-          ),
-        ),
+      entries,
       references: result.searchReferences.flatMap((r) => r.uris),
     };
   }

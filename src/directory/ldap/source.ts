@@ -194,10 +194,13 @@ export class LdapSource implements DirectorySource {
     }
     if (graph?.usesUids === true) {
       // memberUid names logins: whether a login is unique is known only once every user is read.
-      const nodes = users.map((u) => u.node);
-      const { shared, warnings: uidWarnings } = graph.sharedUids(nodes);
-      appendAll(warnings, uidWarnings);
-      for (const node of nodes) effective.push(graph.effectiveGroups(node, shared));
+      appendAll(
+        effective,
+        graph.resolveAll(
+          users.map((u) => u.node),
+          warnings,
+        ),
+      );
     }
     if (users.length === 0) {
       throw new DirectoryError(

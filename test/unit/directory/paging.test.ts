@@ -88,6 +88,14 @@ describe('pagedSearch', () => {
     ]);
   });
 
+  it('refuses a client without the lean reader rather than read entries it cannot see', async () => {
+    const plain: Partial<ReturnType<typeof aPage>> = aPage(['cn=a'], '');
+    delete plain[LEAN_ENTRIES];
+    await expect(readAll(aScriptedClient([plain as ReturnType<typeof aPage>]))).rejects.toThrow(
+      /lean LDAP reader is not installed/,
+    );
+  });
+
   it('fails with the status of a page the server refuses', async () => {
     const scripted = aScriptedClient([aPage(['cn=a'], 'c1'), aPage([], '', 32)]);
     await expect(readAll(scripted)).rejects.toMatchObject({ code: 32 });
