@@ -5,6 +5,7 @@ import {
   type OrgUser,
   type UserTag,
 } from './schema.js';
+import { BOM, hasBom, skipJsonWhitespace } from './json-bytes.js';
 import type { ArraySink } from './transport.js';
 
 export interface ListingDecoderOptions {
@@ -118,7 +119,7 @@ export class ListingDecoder implements ArraySink<OrgUser[]> {
    * Throws when the body is something other than an array.
    */
   #arrayStart(buf: Buffer): number | undefined {
-    const start = skipWhitespace(buf, hasBom(buf) ? 3 : 0);
+    const start = skipJsonWhitespace(buf, hasBom(buf) ? 3 : 0);
     if (start === buf.length || BOM.subarray(0, buf.length).equals(buf)) return undefined;
     if (buf[start] !== OPEN_BRACKET) throw new ListingFormatError(NOT_AN_ARRAY);
     return start;
@@ -168,22 +169,6 @@ export class ListingDecoder implements ArraySink<OrgUser[]> {
       users.push(toOrgUser(items[i], users.length, this.#tag));
     }
   }
-}
-
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
-function hasBom(buf: Buffer): boolean {
-  return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
-}
-
-function skipWhitespace(buf: Buffer, from: number): number {
-  let i = from;
-  while (i < buf.length) {
-    const b = buf[i];
-    if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) break;
-    i++;
-  }
-  return i;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   parseRetryAfter,
   type FailureKind,
 } from './retry.js';
+import { hasBom, skipJsonWhitespace } from './json-bytes.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
@@ -294,19 +295,14 @@ async function streamArray<T>(
 }
 
 function firstSignificantByte(chunk: Buffer, atStart: boolean): number | undefined {
-  const bom = atStart && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf;
-  for (let i = bom ? 3 : 0; i < chunk.length; i++) {
-    const b = chunk[i];
-    if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return b;
-  }
-  return undefined;
+  const i = skipJsonWhitespace(chunk, atStart && hasBom(chunk) ? 3 : 0);
+  return i < chunk.length ? chunk[i] : undefined;
 }
 
 /** As undici's `body.text()`: UTF-8, a leading BOM dropped. */
 function decodeText(chunks: Buffer[]): string {
   const buf = Buffer.concat(chunks);
-  const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
-  return buf.toString('utf8', bom ? 3 : 0);
+  return buf.toString('utf8', hasBom(buf) ? 3 : 0);
 }
 
 /** The `error` text of an error body, if the body is one. */
