@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { Client } from 'ldapts';
 import { atExit, trackChild, untrackChild } from './children.js';
 import { createTestCertificates, findExecutable } from './tls.js';
+import { isAlive } from '../../src/state/store.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -142,15 +143,6 @@ function releaseLock(): void {
     if (readFileSync(LOCK_FILE, 'utf8') === String(process.pid)) rmSync(LOCK_FILE, { force: true });
   } catch {
     // already gone
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

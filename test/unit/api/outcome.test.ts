@@ -250,16 +250,19 @@ describe('FreshRead', () => {
   });
 });
 
+/** Retries with a settle time that stands out from the backoff delays. */
+const SETTLING = {
+  maxAttempts: 5,
+  baseDelayMs: 100,
+  maxDelayMs: 1000,
+  maxElapsedMs: 60_000,
+  settleMs: 2500,
+};
+
 describe('settling before deciding to toggle again', () => {
   it('waits settleMs after an unclear answer before the re-read, so a late toggle is seen', async () => {
     const { client, on, sent, sleeps } = setUp({
-      retry: {
-        maxAttempts: 5,
-        baseDelayMs: 100,
-        maxDelayMs: 1000,
-        maxElapsedMs: 60_000,
-        settleMs: 2500,
-      },
+      retry: SETTLING,
     });
     on('POST', '/togglesuspension', { status: 504 });
     on('GET', '/multipleusers', listing(joeAs('SUSPENDED')));
@@ -271,13 +274,7 @@ describe('settling before deciding to toggle again', () => {
 
   it('does not wait to settle after a 429, which applied nothing', async () => {
     const { client, on, sleeps } = setUp({
-      retry: {
-        maxAttempts: 5,
-        baseDelayMs: 100,
-        maxDelayMs: 1000,
-        maxElapsedMs: 60_000,
-        settleMs: 2500,
-      },
+      retry: SETTLING,
     });
     on('POST', '/togglesuspension', { status: 429 }, OK);
     await client.setSuspended(JOE, true, { observed: 'ACTIVE' });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
-import { ConfigError } from '../../../src/errors.js';
+import { configErrorOf } from '../../support/errors.js';
 
 function aConfigFile(yaml: string, files: Record<string, string> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'dirsync-config-'));
@@ -28,16 +28,6 @@ rules:
   scope: { emailDomains: [corp.example.com] }
 ${extra}`;
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
-
 describe('loadConfig', () => {
   it('expands ${ENV}, reads secret files relative to the config, and fills defaults', () => {
     const path = aConfigFile(minimal(), { 'ldap-password': 's3cret\n' });
@@ -49,7 +39,7 @@ describe('loadConfig', () => {
   });
 
   it('names an unset environment variable and the key that uses it', () => {
-    const error = configError(() =>
+    const error = configErrorOf(() =>
       loadConfig(aConfigFile(minimal(), { 'ldap-password': 'x' }), {}),
     );
     expect(error.message).toContain(
@@ -58,14 +48,16 @@ describe('loadConfig', () => {
   });
 
   it('names a missing secret file and the key', () => {
-    const error = configError(() => loadConfig(aConfigFile(minimal()), { DIRSYNC_API_TOKEN: 't' }));
+    const error = configErrorOf(() =>
+      loadConfig(aConfigFile(minimal()), { DIRSYNC_API_TOKEN: 't' }),
+    );
     expect(error.message).toMatch(
       /config key source.bindPasswordFile names .*ldap-password, which cannot be read \(ENOENT\)/,
     );
   });
 
   it('suggests the key an unknown key was probably meant to be', () => {
-    const error = configError(() =>
+    const error = configErrorOf(() =>
       loadConfig(aConfigFile(minimal('safety: { maxDelete: 3 }\n'), { 'ldap-password': 'x' }), {
         DIRSYNC_API_TOKEN: 't',
       }),
@@ -75,7 +67,7 @@ describe('loadConfig', () => {
   });
 
   it('suggests inside the ldap source too', () => {
-    const error = configError(() =>
+    const error = configErrorOf(() =>
       loadConfig(aConfigFile(minimal('', '  pagesize: 100\n'), { 'ldap-password': 'x' }), {
         DIRSYNC_API_TOKEN: 't',
       }),
@@ -84,7 +76,7 @@ describe('loadConfig', () => {
   });
 
   it('names the key and what is allowed for a wrong type or value', () => {
-    const error = configError(() =>
+    const error = configErrorOf(() =>
       loadConfig(aConfigFile(minimal('  removed: { action: purge }\n'), { 'ldap-password': 'x' }), {
         DIRSYNC_API_TOKEN: 't',
       }),
@@ -97,7 +89,7 @@ describe('loadConfig', () => {
       '',
       '  groups:\n    baseDns:\n      - OU=Groups,DC=corp\n    filter: "  "\n',
     );
-    const error = configError(() =>
+    const error = configErrorOf(() =>
       loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), { DIRSYNC_API_TOKEN: 't' }),
     );
     expect(error.message).toContain('source.groups.filter: an empty filter is not allowed');
@@ -105,7 +97,7 @@ describe('loadConfig', () => {
 
   it('refuses DNs that a YAML flow list split at their commas', () => {
     const yaml = minimal('  ranks: { ADMIN: [CN=Admins,OU=Groups,DC=corp] }\n');
-    const error = configError(() =>
+    const error = configErrorOf(() =>
       loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), { DIRSYNC_API_TOKEN: 't' }),
     );
     expect(error.message).toContain(
@@ -115,7 +107,7 @@ describe('loadConfig', () => {
 
   it('wants a password when a bind DN is set', () => {
     const yaml = minimal().replace('  bindPasswordFile: ldap-password\n', '');
-    const error = configError(() => loadConfig(aConfigFile(yaml), { DIRSYNC_API_TOKEN: 't' }));
+    const error = configErrorOf(() => loadConfig(aConfigFile(yaml), { DIRSYNC_API_TOKEN: 't' }));
     expect(error.message).toContain('source.bindDn is set but no password is');
   });
 });

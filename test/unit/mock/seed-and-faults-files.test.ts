@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/errors.js';
 import { FaultInjector, loadFaultsFile, parseFaults } from '../../../src/mock/faults.js';
 import { loadSeedFile } from '../../../src/mock/seed.js';
+import { configErrorOf } from '../../support/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dirsync-seed-'));
 let n = 0;
@@ -12,16 +12,6 @@ function file(text: string, ext = 'yaml'): string {
   const path = join(dir, `f${n++}.${ext}`);
   writeFileSync(path, text);
   return path;
-}
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 const user = (extra = ''): string => `      - { email: a@x.example${extra} }\n`;
@@ -72,7 +62,7 @@ describe('seed file', () => {
     ['no organizations', 'organizations: []\n', 'organizations'],
   ])('names the file and the key for %s', (_name, text, key) => {
     const path = file(text);
-    const error = errorOf(() => loadSeedFile(path));
+    const error = configErrorOf(() => loadSeedFile(path));
     expect(error.message).toContain(path);
     expect(error.message).toContain(key);
     expect(error.hint).toContain(path);
@@ -83,18 +73,18 @@ describe('seed file', () => {
       'organizations:\n' +
       '  - { name: a, tokens: [{ token: very-secret, email: a@x.example }], users: [{ email: a@x.example }] }\n' +
       '  - { name: b, tokens: [{ token: very-secret, email: b@x.example }], users: [{ email: b@x.example }] }\n';
-    const error = errorOf(() => loadSeedFile(file(text)));
+    const error = configErrorOf(() => loadSeedFile(file(text)));
     expect(error.message).toContain('organizations[1].tokens[0].token');
     expect(error.message).not.toContain('very-secret');
   });
 
   it('reports a YAML syntax error with its line', () => {
-    const error = errorOf(() => loadSeedFile(file('organizations:\n  - name: [unclosed\n')));
+    const error = configErrorOf(() => loadSeedFile(file('organizations:\n  - name: [unclosed\n')));
     expect(error.message).toMatch(/not valid YAML: .* at line 3, column 1$/);
   });
 
   it('reports a missing file with its path', () => {
-    const error = errorOf(() => loadSeedFile(join(dir, 'missing.yaml')));
+    const error = configErrorOf(() => loadSeedFile(join(dir, 'missing.yaml')));
     expect(error.message).toContain('missing.yaml');
     expect(error.message).toContain('ENOENT');
   });
@@ -119,7 +109,7 @@ describe('faults file', () => {
     ['seed: abc\n', 'seed'],
   ])('names the key of a bad entry: %j', (text, key) => {
     const path = file(text);
-    const error = errorOf(() => loadFaultsFile(path));
+    const error = configErrorOf(() => loadFaultsFile(path));
     expect(error.message).toContain(path);
     expect(error.message).toContain(key);
   });
