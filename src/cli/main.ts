@@ -119,8 +119,12 @@ function buildProgram(
     .requiredOption('--seed <file>', 'seed file (YAML or JSON): organizations, tokens and users')
     .option('--port <port>', 'port to listen on (0 picks a free one)', parsePort, 8080)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--faults <file>', 'faults file (YAML or JSON): latency, 429s, 5xx, dropped answers')
+    .option(
+      '--faults <file>',
+      'faults file (YAML or JSON): latency, 429s, 5xx, dropped answers, cached or repeated listings',
+    )
     .option('--log-level <level>', 'error, warn, info or debug', 'info')
+    .addHelpText('after', MOCK_API_HELP)
     .action(
       async (opts: {
         seed: string;
@@ -154,6 +158,29 @@ function buildProgram(
 
   return program;
 }
+
+const MOCK_API_HELP = `
+Faults file keys, per endpoint path or "*" (an endpoint's entry adds to "*"), plus seed:
+  latencyMs: 50 | [1500, 3000]   delay before answering (and before applying a write)
+  rate429, retryAfterSeconds     share answered 429 (nothing applied)
+  rate5xx                        share answered 503 (nothing applied)
+  dropAfterCommit                share applied, then the connection cut unanswered
+  "/multipleusers" only:
+  cacheListingsMs: 5000          serve a cached copy per token+query, like an API gateway
+  cacheIgnoresNoCache: true      ...even when asked with Cache-Control/Pragma: no-cache
+  duplicateRows: 0.1 | [emails]  repeat rows (a share of users, or these users)
+  duplicateRowsInto: both        same (twice in its listing) | other (also in the other tag's) | both
+
+Test surface (no auth, never faulted):
+  GET    /_mock/state              the whole state
+  GET    /_mock/requests           every API request served: method, path, params, status, fault
+  DELETE /_mock/requests           clear the request log
+  POST   /_mock/users/{email_id}   a hand edit, JSON: ad_status, rank, tag, computer_usernames,
+                                   smartcards, first_name, last_name
+  DELETE /_mock/users/{email_id}   remove a user by hand
+  PUT    /_mock/faults             replace the faults (a faults file as JSON); clears the cache
+  DELETE /_mock/cache              clear the listing cache
+`;
 
 /** Runs the CLI; resolves to the process exit code. Never throws. */
 export async function main(

@@ -16,6 +16,8 @@ export interface RouteContext {
   organization: MockOrganization;
   caller: MockUser;
   params: Params;
+  /** A fault: where `/multipleusers` repeats a user's row. */
+  duplicateRow?: ((user: MockUser) => 'same' | 'other' | 'both' | undefined) | undefined;
 }
 
 export interface Reply {
@@ -121,7 +123,11 @@ export const routes: readonly Route[] = [
         }
         tag = t;
       }
-      return { status: 200, body: undefined, json: ctx.organization.listingJson(tag, withEmail) };
+      return {
+        status: 200,
+        body: undefined,
+        json: ctx.organization.listingJson(tag, withEmail, ctx.duplicateRow),
+      };
     },
   },
   {

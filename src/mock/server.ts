@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import { DirsyncError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
-import { FaultInjector, type Faults } from './faults.js';
+import { FaultInjector, LISTING_PATH, parseFaults, type Faults } from './faults.js';
 import { HttpError, routes, type Params, type Reply, type Route } from './routes.js';
-import type { Seed } from './seed.js';
+import { AdStatus, Rank, SeedSmartcard, Tag, type Seed } from './seed.js';
 import { MockStore } from './store.js';
 
 export interface RequestRecord {
@@ -13,9 +14,23 @@ export interface RequestRecord {
   path: string;
   params: Params;
   status: number;
-  /** Set when a fault shaped the answer; `drop` means applied, then the connection was cut. */
-  fault?: '429' | '5xx' | 'drop';
+  /**
+   * Set when a fault shaped the answer; `drop` means applied, then the connection was cut;
+   * `cached` means a copy served by the gateway cache (`cacheListingsMs`).
+   */
+  fault?: '429' | '5xx' | 'drop' | 'cached';
 }
+
+/** `POST /_mock/users/{email_id}`: a hand edit, as an administrator would make in the web UI. */
+const HandEdit = z.strictObject({
+  ad_status: AdStatus.optional(),
+  rank: Rank.optional(),
+  tag: Tag.optional(),
+  computer_usernames: z.array(z.string().min(1)).optional(),
+  smartcards: z.array(SeedSmartcard).optional(),
+  first_name: z.string().optional(),
+  last_name: z.string().optional(),
+});
 
 export interface MockServerOptions {
   seed: Seed;
@@ -120,8 +135,10 @@ function bearerToken(req: IncomingMessage): string | undefined {
  */
 export async function startMockServer(options: MockServerOptions): Promise<MockServer> {
   const store = MockStore.fromSeed(options.seed);
-  const injector = new FaultInjector(options.faults);
+  let injector = new FaultInjector(options.faults);
   const requests: RequestRecord[] = [];
+  /** The gateway cache of `cacheListingsMs`: token + query -> the answer and when it expires. */
+  const listingCache = new Map<string, { json: Buffer; expires: number }>();
   const logger = options.logger ?? createSilentLogger();
 
   async function handleApi(
@@ -152,6 +169,29 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
       return;
     }
 
+    // A gateway in front of the API: a cached copy is served without reaching it (no faults).
+    const cache = path === LISTING_PATH ? injector.listing : undefined;
+    let cacheKey: string | undefined;
+    if (cache !== undefined && cache.cacheMs > 0) {
+      const noCache =
+        /no-cache|no-store|max-age=0/i.test(req.headers['cache-control'] ?? '') ||
+        /no-cache/i.test(String(req.headers['pragma'] ?? ''));
+      const query = [...url.searchParams].sort(([a], [b]) => a.localeCompare(b));
+      cacheKey = `${req.headers.authorization ?? ''}\0${JSON.stringify(query)}`;
+      const hit = listingCache.get(cacheKey);
+      if (
+        hit !== undefined &&
+        hit.expires > Date.now() &&
+        (!noCache || cache.cacheIgnoresNoCache)
+      ) {
+        record(200, 'cached');
+        send(res, 200, hit.json, {
+          age: String(Math.floor((Date.now() - (hit.expires - cache.cacheMs)) / 1000)),
+        });
+        return;
+      }
+    }
+
     const fault = injector.decide(path);
     if (fault.latencyMs > 0) await sleep(fault.latencyMs);
     if (fault.retryAfter !== undefined) {
@@ -179,7 +219,12 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
           `a REGULAR user may only read; ${method} ${path} needs ADMIN or SUPER`,
         );
       }
-      reply = route.handle({ organization: auth.organization, caller: auth.caller, params });
+      reply = route.handle({
+        organization: auth.organization,
+        caller: auth.caller,
+        params,
+        duplicateRow: injector.listing?.duplicate,
+      });
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       reply = { status: error.status, body: { error: error.message } };
@@ -191,10 +236,29 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
       return;
     }
     record(reply.status);
-    send(res, reply.status, reply.json ?? JSON.stringify(reply.body));
+    const json = reply.json ?? Buffer.from(JSON.stringify(reply.body));
+    if (cacheKey !== undefined && reply.status === 200 && cache !== undefined) {
+      listingCache.set(cacheKey, { json, expires: Date.now() + cache.cacheMs });
+    }
+    send(res, reply.status, json);
   }
 
-  function handleTestSurface(req: IncomingMessage, res: ServerResponse, path: string): void {
+  async function readJson(req: IncomingMessage): Promise<unknown> {
+    const text = await readBody(req);
+    if (text.trim() === '') return {};
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new HttpError(400, 'request body is not valid JSON');
+    }
+  }
+
+  async function handleTestSurface(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+  ): Promise<void> {
+    const userPath = /^\/_mock\/users\/(\d+)$/.exec(path);
     if (path === '/_mock/state' && req.method === 'GET') {
       send(res, 200, JSON.stringify(store.snapshot()));
     } else if (path === '/_mock/requests' && req.method === 'GET') {
@@ -202,6 +266,31 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
     } else if (path === '/_mock/requests' && req.method === 'DELETE') {
       requests.length = 0;
       send(res, 200, JSON.stringify({ success: 'request log cleared' }));
+    } else if (userPath !== null && (req.method === 'POST' || req.method === 'DELETE')) {
+      const emailId = Number(userPath[1]);
+      const found = store.findByEmailId(emailId);
+      if (found === undefined) throw new HttpError(404, `no user with email_id ${emailId}`);
+      if (req.method === 'DELETE') {
+        found.organization.remove(emailId);
+        send(res, 200, JSON.stringify({ success: `${found.user.email} removed by hand` }));
+        return;
+      }
+      const parsed = HandEdit.safeParse(await readJson(req));
+      if (!parsed.success) throw new HttpError(400, z.prettifyError(parsed.error));
+      const { smartcards, ...fields } = parsed.data;
+      found.organization.update(emailId, (u) => {
+        for (const [k, v] of Object.entries(fields))
+          if (v !== undefined) (u as unknown as Record<string, unknown>)[k] = v;
+      });
+      if (smartcards !== undefined) found.organization.setSmartcards(emailId, smartcards);
+      send(res, 200, JSON.stringify(found.organization.byEmailId(emailId)));
+    } else if (path === '/_mock/faults' && req.method === 'PUT') {
+      injector = new FaultInjector(parseFaults(await readJson(req), 'PUT /_mock/faults'));
+      listingCache.clear();
+      send(res, 200, JSON.stringify({ success: 'faults replaced' }));
+    } else if (path === '/_mock/cache' && req.method === 'DELETE') {
+      listingCache.clear();
+      send(res, 200, JSON.stringify({ success: 'listing cache cleared' }));
     } else {
       sendError(res, 404, `unknown test endpoint ${req.method ?? ''} ${path}`);
     }
@@ -215,11 +304,11 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
       if (!res.headersSent) sendError(res, 500, 'internal error in the mock');
     };
     if (path.startsWith('/_mock/')) {
-      try {
-        handleTestSurface(req, res, path);
-      } catch (error) {
-        done(error);
-      }
+      handleTestSurface(req, res, path).catch((error: unknown) => {
+        if (error instanceof HttpError) sendError(res, error.status, error.message);
+        else if (error instanceof DirsyncError) sendError(res, 400, error.message);
+        else done(error);
+      });
       return;
     }
     const byMethod = routeTable.get(path);

@@ -112,11 +112,18 @@ export class MockOrganization {
     return entry.user;
   }
 
-  /** The `/multipleusers` body for one tag, as JSON bytes, built from per-user cached fragments. */
-  listingJson(tag: Tag, withEmail: boolean): Buffer {
+  /**
+   * The `/multipleusers` body for one tag, as JSON bytes, built from per-user cached fragments.
+   * `duplicate` (a fault) says where a user's row is repeated: again in its own listing, in the
+   * other tag's listing, or both.
+   */
+  listingJson(
+    tag: Tag,
+    withEmail: boolean,
+    duplicate?: (user: MockUser) => 'same' | 'other' | 'both' | undefined,
+  ): Buffer {
     const parts: Buffer[] = [OPEN];
-    for (const entry of this.entries.values()) {
-      if (entry.user.tag !== tag) continue;
+    const push = (entry: Entry): void => {
       if (parts.length > 1) parts.push(COMMA);
       if (withEmail) {
         entry.listedWithEmail ??= Buffer.from(JSON.stringify(listedUser(entry.user, true)));
@@ -124,6 +131,15 @@ export class MockOrganization {
       } else {
         entry.listed ??= Buffer.from(JSON.stringify(listedUser(entry.user, false)));
         parts.push(entry.listed);
+      }
+    };
+    for (const entry of this.entries.values()) {
+      const dup = duplicate?.(entry.user);
+      if (entry.user.tag === tag) {
+        push(entry);
+        if (dup === 'same' || dup === 'both') push(entry);
+      } else if (dup === 'other' || dup === 'both') {
+        push(entry);
       }
     }
     parts.push(CLOSE);
@@ -218,6 +234,15 @@ export class MockStore {
     // A token whose user was removed from the organization no longer authenticates.
     if (caller === undefined) return undefined;
     return { organization: owner.organization, caller };
+  }
+
+  /** The organization and user with this email_id (ids are unique across organizations). */
+  findByEmailId(emailId: number): { organization: MockOrganization; user: MockUser } | undefined {
+    for (const organization of this.organizations) {
+      const user = organization.byEmailId(emailId);
+      if (user !== undefined) return { organization, user };
+    }
+    return undefined;
   }
 
   /** The whole state, shaped like the seed plus ids (`GET /_mock/state`). */

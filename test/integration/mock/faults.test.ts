@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
 import type { MockServer } from '../../../src/mock/server.js';
 import {
   RawClient,
@@ -166,5 +167,127 @@ describe('mock faults', () => {
         fault: '429',
       },
     ]);
+  });
+});
+
+describe('mock faults: listings and hand edits', () => {
+  const ANN = 'ann@corp.example.com';
+  const GUS = 'gus@corp.example.com';
+
+  async function startWith(faults: unknown): Promise<RawClient> {
+    server = await startTestMock(
+      aSeed([
+        aSeedUser({ email: JOE }),
+        aSeedUser({ email: ANN }),
+        aSeedUser({ email: GUS, tag: 'GUEST' }),
+      ]),
+      faults,
+    );
+    return new RawClient(server.url, SUPER_TOKEN);
+  }
+
+  const emailsOf = (body: unknown): string[] => (body as { email: string }[]).map((u) => u.email);
+
+  it('cacheListingsMs serves a cached listing per token and query until it expires', async () => {
+    const api = await startWith({ '/multipleusers': { cacheListingsMs: 60_000 } });
+    const joe = (await stateUser(server!.url, JOE))!;
+    const before = await api.get('/multipleusers');
+    await api.postForm('/togglesuspension', { email_id: String(joe.email_id) });
+    const cached = await api.get('/multipleusers');
+    const guests = await api.get('/multipleusers', { user_tag: 'GUEST' });
+    expect(cached.body).toEqual(before.body);
+    expect(emailsOf(guests.body)).toEqual([GUS]);
+    expect(server!.requests.map((r) => r.fault ?? r.status)).toEqual([200, 200, 'cached', 200]);
+  });
+
+  it('cacheListingsMs serves fresh to Cache-Control: no-cache, unless cacheIgnoresNoCache', async () => {
+    for (const ignores of [false, true]) {
+      const api = await startWith({
+        '/multipleusers': { cacheListingsMs: 60_000, cacheIgnoresNoCache: ignores },
+      });
+      const joe = (await stateUser(server!.url, JOE))!;
+      await api.get('/multipleusers');
+      await api.postForm('/togglesuspension', { email_id: String(joe.email_id) });
+      const res = await request(`${server!.url}/multipleusers`, {
+        headers: {
+          authorization: `Bearer ${SUPER_TOKEN}`,
+          'cache-control': 'no-cache',
+          pragma: 'no-cache',
+        },
+      });
+      const listed = (await res.body.json()) as { email: string; ad_status: string }[];
+      expect(listed.find((u) => u.email === JOE)?.ad_status).toBe(ignores ? 'ACTIVE' : 'SUSPENDED');
+      await server!.close();
+      server = undefined;
+    }
+  });
+
+  it('duplicateRows repeats the listed users in their own listing and in the other one', async () => {
+    const api = await startWith({ '/multipleusers': { duplicateRows: [JOE, GUS] } });
+    const users = emailsOf((await api.get('/multipleusers')).body);
+    const guests = emailsOf((await api.get('/multipleusers', { user_tag: 'GUEST' })).body);
+    expect(users.filter((e) => e === JOE)).toHaveLength(2);
+    expect(users.filter((e) => e === GUS)).toHaveLength(1);
+    expect(guests.filter((e) => e === JOE)).toHaveLength(1);
+    expect(guests.filter((e) => e === GUS)).toHaveLength(2);
+    expect(users.filter((e) => e === ANN)).toHaveLength(1);
+  });
+
+  it('duplicateRows as a rate picks the same users on every listing', async () => {
+    const api = await startWith({
+      seed: 9,
+      '/multipleusers': { duplicateRows: 0.5, duplicateRowsInto: 'same' },
+    });
+    const first = emailsOf((await api.get('/multipleusers')).body);
+    const second = emailsOf((await api.get('/multipleusers')).body);
+    expect(second).toEqual(first);
+    expect(first.length).toBeGreaterThan(new Set(first).size);
+  });
+
+  it('latencyMs as [min, max] delays each answer by a draw in the range', async () => {
+    const api = await startWith({ '/togglesuspension': { latencyMs: [80, 120] } });
+    const joe = (await stateUser(server!.url, JOE))!;
+    const started = performance.now();
+    await api.postForm('/togglesuspension', { email_id: String(joe.email_id) });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(75);
+  });
+
+  it('refuses a listing-only fault on another endpoint', async () => {
+    await expect(startWith({ '/user': { cacheListingsMs: 10 } })).rejects.toThrow(
+      /only \/multipleusers takes it/,
+    );
+  });
+
+  it('lets a test edit or remove a user by hand, and replace the faults', async () => {
+    await startWith(undefined);
+    const joe = (await stateUser(server!.url, JOE))!;
+    const edit = await request(`${server!.url}/_mock/users/${joe.email_id}`, {
+      method: 'POST',
+      body: JSON.stringify({ ad_status: 'SUSPENDED', rank: 'ADMIN' }),
+    });
+    expect(edit.statusCode).toBe(200);
+    await edit.body.dump();
+    expect(await stateUser(server!.url, JOE)).toMatchObject({
+      ad_status: 'SUSPENDED',
+      rank: 'ADMIN',
+    });
+    const bad = await request(`${server!.url}/_mock/users/${joe.email_id}`, {
+      method: 'POST',
+      body: JSON.stringify({ ad_status: 'GONE' }),
+    });
+    expect(bad.statusCode).toBe(400);
+    await bad.body.dump();
+    const del = await request(`${server!.url}/_mock/users/${joe.email_id}`, { method: 'DELETE' });
+    expect(del.statusCode).toBe(200);
+    await del.body.dump();
+    expect(await stateUser(server!.url, JOE)).toBeUndefined();
+    const put = await request(`${server!.url}/_mock/faults`, {
+      method: 'PUT',
+      body: JSON.stringify({ '/multipleusers': { rate5xx: 1 } }),
+    });
+    expect(put.statusCode).toBe(200);
+    await put.body.dump();
+    expect((await new RawClient(server!.url, SUPER_TOKEN).get('/multipleusers')).status).toBe(503);
+    expect(server!.requests).toHaveLength(1);
   });
 });
