@@ -60,18 +60,36 @@ export function exitCodeFor(error: unknown): ExitCode {
   return 1;
 }
 
-/** Message chain of an error and its causes, without stack traces. */
+/**
+ * The message of an error and of its causes, each said once, without stack traces. A wrapper's
+ * message often quotes its cause already (`GET /user failed (503): HTTP 503 (gave up after 5
+ * attempts)` around `GET /user failed (503): HTTP 503`): a cause whose text has been said is
+ * left out, and a cause that restates the message before it and adds to it replaces it.
+ */
 export function describeError(error: unknown): string {
   const parts: string[] = [];
+  const seen = new Set<unknown>();
   let current: unknown = error;
-  for (let depth = 0; current !== undefined && depth < 5; depth++) {
-    if (current instanceof Error) {
-      if (!parts.includes(current.message)) parts.push(current.message);
-      current = current.cause;
+  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
+    if (seen.has(current)) break;
+    seen.add(current);
+    const message =
+      current instanceof Error
+        ? current.message
+        : typeof current === 'string'
+          ? current
+          : (JSON.stringify(current) ?? typeof current);
+    const said = parts.join(': ');
+    const last = parts[parts.length - 1];
+    if (message === '' || said.includes(message)) {
+      // Said already.
+    } else if (last !== undefined && message.includes(last)) {
+      parts[parts.length - 1] = message;
     } else {
-      parts.push(typeof current === 'string' ? current : JSON.stringify(current));
-      break;
+      parts.push(message);
     }
+    if (!(current instanceof Error)) break;
+    current = current.cause;
   }
   return parts.join(': ');
 }

@@ -10,6 +10,7 @@ import {
   type FailureKind,
 } from './retry.js';
 import { hasBom, skipJsonWhitespace } from './json-bytes.js';
+import { REDACTED, safeText } from '../text.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
@@ -62,8 +63,8 @@ export interface TransportOptions {
   userAgent: string;
 }
 
-const REDACTED = '[redacted]';
-const MAX_MESSAGE_CHARS = 300;
+/** The longest piece of an answer quoted in an error (after scrubbing and escaping). */
+export const MAX_MESSAGE_CHARS = 300;
 
 /**
  * Encodes requests, sends them through the dispatcher and turns every answer or transport error
@@ -91,6 +92,14 @@ export class HttpTransport {
   /** Replaces the token wherever it appears in `text`. */
   scrub(text: string): string {
     return text.includes(this.#token) ? text.split(this.#token).join(REDACTED) : text;
+  }
+
+  /**
+   * Text from the other side made fit for a message: the token scrubbed before anything else
+   * (a cut made first could leave part of it), control characters escaped, the length capped.
+   */
+  quote(text: string): string {
+    return safeText(text, { secrets: [this.#token], max: MAX_MESSAGE_CHARS });
   }
 
   /**
@@ -151,7 +160,7 @@ export class HttpTransport {
     if (status >= 200 && status < 300) {
       if (serverMessage !== undefined) {
         // Contract note 5: a 2xx whose body has `error` is a failure.
-        return this.failure(request, 'final', status, this.scrub(serverMessage));
+        return this.failure(request, 'final', status, this.quote(serverMessage));
       }
       if (!isJson) {
         return this.failure(
@@ -168,7 +177,7 @@ export class HttpTransport {
     const kind = classifyStatus(status);
     const message =
       serverMessage !== undefined
-        ? this.scrub(serverMessage)
+        ? this.quote(serverMessage)
         : `HTTP ${status}${text === '' ? '' : `: ${this.snippet(text)}`}`;
     const retryAfterMs =
       kind === 'final'
@@ -178,10 +187,7 @@ export class HttpTransport {
   }
 
   private snippet(text: string): string {
-    const flat = text.replace(/\s+/g, ' ').trim();
-    return this.scrub(
-      flat.length > MAX_MESSAGE_CHARS ? `${flat.slice(0, MAX_MESSAGE_CHARS)}...` : flat,
-    );
+    return this.quote(this.scrub(text).replace(/\s+/g, ' ').trim());
   }
 
   private failure(
@@ -205,7 +211,7 @@ export class HttpTransport {
   private transportFailure(request: ApiRequest, error: unknown): Attempt & { ok: false } {
     const code = errorCode(error);
     const raw = error instanceof Error ? error.message : String(error);
-    const message = this.scrub(code === undefined || raw.includes(code) ? raw : `${raw} (${code})`);
+    const message = this.quote(code === undefined || raw.includes(code) ? raw : `${raw} (${code})`);
     const cause = this.safeCause(error);
     if (isTlsTrustError(error)) {
       return this.failure(
@@ -231,7 +237,7 @@ export class HttpTransport {
     const leaks = (e: Error): boolean =>
       e.message.includes(this.#token) || (e.stack ?? '').includes(this.#token);
     if (!leaks(error) && !(error.cause instanceof Error && leaks(error.cause))) return error;
-    const copy = new Error(this.scrub(error.message));
+    const copy = new Error(this.quote(error.message));
     const code = errorCode(error);
     return code === undefined ? copy : Object.assign(copy, { code });
   }

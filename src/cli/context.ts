@@ -34,6 +34,7 @@ export function openRunContext(
   const logger = createLogger({
     level,
     stream: stderr,
+    secrets: [secrets.token, secrets.bindPassword],
     ...(config.log.format === 'auto' ? {} : { format: config.log.format }),
   }).child({ runId });
   const store = StateStore.open(config.state.path, config.api.baseUrl);

@@ -27,11 +27,12 @@ function shutdownTimeout(value: string | undefined): number {
  */
 export async function daemonCommand(ctx: CommandEnv, opts: { config?: string }): Promise<ExitCode> {
   const path = configPath(opts.config, ctx.env);
-  const { config } = loadConfig(path, ctx.env);
+  const { config, secrets } = loadConfig(path, ctx.env);
   const timeoutMs = shutdownTimeout(ctx.env['DIRSYNC_SHUTDOWN_TIMEOUT']);
   const logger = createLogger({
     level: (ctx.env['LOG_LEVEL'] as LogLevel | undefined) ?? config.log.level,
     stream: ctx.io.stderr,
+    secrets: [secrets.token, secrets.bindPassword],
     ...(config.log.format === 'auto' ? {} : { format: config.log.format }),
   }).child({ component: 'daemon' });
 

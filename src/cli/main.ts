@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, DirsyncError, describeError, exitCodeFor, type ExitCode } from '../errors.js';
 import { createLogger } from '../log.js';
+import { escapeControl } from '../text.js';
 import { loadFaultsFile } from '../mock/faults.js';
 import { loadSeedFile } from '../mock/seed.js';
 import { startMockServer } from '../mock/server.js';
@@ -207,9 +208,11 @@ export async function main(
 function reportError(error: unknown, io: CliIo): ExitCode {
   const code = exitCodeFor(error);
   const debug = process.env['DIRSYNC_DEBUG'] === '1';
-  io.stderr.write(`error: ${describeError(error)}\n`);
+  // Outside values are escaped where they enter a message; this catches any that were not.
+  const safe = (text: string): string => escapeControl(text, { keepNewlines: true });
+  io.stderr.write(`error: ${safe(describeError(error))}\n`);
   if (error instanceof DirsyncError && error.hint !== undefined)
-    io.stderr.write(`To fix: ${error.hint}\n`);
+    io.stderr.write(`To fix: ${safe(error.hint)}\n`);
   else if (!(error instanceof ConfigError) && !(error instanceof DirsyncError)) {
     io.stderr.write(
       'To fix: this looks like a bug in dirsync; rerun with DIRSYNC_DEBUG=1 and report the output\n',
