@@ -3,7 +3,14 @@ import type { Dispatcher } from 'undici';
 import { ApiError, ConfigError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
 import { FreshRead } from './fresh-read.js';
-import { createDispatcher, DEFAULT_TIMEOUTS, type Env, type Timeouts } from './http.js';
+import {
+  createDispatcher,
+  DEFAULT_TIMEOUTS,
+  isLoopback,
+  proxySettingsFrom,
+  type Env,
+  type Timeouts,
+} from './http.js';
 import { asEmailId, asUserId, type EmailId, type UserId } from './ids.js';
 import { RequestLimiter, type Clock, type Sleep } from './limiter.js';
 import { ListingDecoder } from './listing-stream.js';
@@ -206,6 +213,7 @@ export class ApiClient implements UsersApi {
     this.dispatcher =
       options.dispatcher ??
       createDispatcher({
+        origin: baseUrl,
         connections: concurrency,
         timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
         caFile: options.caFile,
@@ -228,6 +236,16 @@ export class ApiClient implements UsersApi {
         );
       }
       this.log.warn('api.baseUrl is plain http: the token crosses the network unencrypted', {
+        baseUrl: baseUrl.origin,
+      });
+    }
+    const proxy = proxySettingsFrom(options.env ?? process.env);
+    if (
+      this.ownsDispatcher &&
+      isLoopback(baseUrl.hostname) &&
+      (proxy.httpProxy !== '' || proxy.httpsProxy !== '')
+    ) {
+      this.log.info('api.baseUrl is this machine: sent direct, not through the proxy', {
         baseUrl: baseUrl.origin,
       });
     }
@@ -624,8 +642,4 @@ function parseBaseUrl(value: string): URL {
     });
   }
   return url;
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || hostname.startsWith('127.');
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { ConfigError } from '../errors.js';
@@ -38,7 +39,30 @@ export function proxySettingsFrom(env: Env): ProxySettings {
   };
 }
 
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Whether a host (as `URL.hostname` gives it: IPv6 in brackets) is this machine: an IP literal
+ * in 127.0.0.0/8, `::1` in any spelling (the URL parser normalises `[0:0::1]`, `127.1` and
+ * `2130706433`; IPv4-mapped `::ffff:127.x.y.z` counts), or the name `localhost` exactly. Any
+ * other name, `127.0.0.1.nip.io` included, may resolve anywhere.
+ */
+export function isLoopback(hostname: string): boolean {
+  if (hostname.toLowerCase() === 'localhost') return true;
+  const bare =
+    hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  const family = isIP(bare);
+  return family !== 0 && LOOPBACK.check(bare, family === 4 ? 'ipv4' : 'ipv6');
+}
+
 export interface DispatcherOptions {
+  /**
+   * The one origin the dispatcher serves. A loopback origin never goes through a proxy: the
+   * token would cross a proxied hop, in clear over http://, to reach this very machine.
+   */
+  origin?: URL | undefined;
   /** Sockets per origin; the client keeps it equal to its concurrency. */
   connections: number;
   timeouts: Timeouts;
@@ -71,6 +95,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   };
   const proxy = proxySettingsFrom(options.env);
   if (proxy.httpProxy === '' && proxy.httpsProxy === '') return new Agent(common);
+  if (options.origin !== undefined && isLoopback(options.origin.hostname)) return new Agent(common);
   // Every value is passed explicitly (an empty string for "unset"): EnvHttpProxyAgent would
   // otherwise fall back to process.env, and the environment is injected here.
   return new EnvHttpProxyAgent({

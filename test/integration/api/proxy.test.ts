@@ -31,7 +31,8 @@ async function setUp(inspect = false): Promise<{ mock: MockServer; proxy: Forwar
   const mockPort = mock.port;
   proxy = await startForwardingProxy({
     route: (host, port) => {
-      if (host === API_HOST && port === 443) return { host: '127.0.0.1', port: mockPort };
+      if (host === API_HOST && (port === 443 || port === 80))
+        return { host: '127.0.0.1', port: mockPort };
       if (host === '127.0.0.1') return { host, port };
       return undefined;
     },
@@ -60,16 +61,39 @@ function makeClient(options: Partial<ApiClientOptions> & { baseUrl: string }): A
 describe('ApiClient behind a proxy', () => {
   it('tunnels through HTTP_PROXY from the injected environment', async () => {
     const { mock: m, proxy: p } = await setUp();
-    const api = makeClient({ baseUrl: m.url, env: { HTTP_PROXY: p.url } });
+    const api = makeClient({
+      baseUrl: `http://${API_HOST}`,
+      allowPlaintext: true,
+      env: { HTTP_PROXY: p.url },
+    });
 
     const users = await api.listUsers();
 
     expect(users.map((u) => u.email)).toContain('owner@corp.example.com');
-    expect(p.connects).toEqual([`127.0.0.1:${m.port}`]);
+    expect(p.connects).toEqual([`${API_HOST}:80`]);
     expect(m.requests.map((r) => [r.method, r.path, r.status])).toEqual([
       ['GET', '/multipleusers', 200],
     ]);
   });
+
+  it.each([
+    ['127.0.0.1', 'HTTP_PROXY'],
+    ['localhost', 'http_proxy'],
+    ['127.0.0.1', 'HTTPS_PROXY'],
+  ])(
+    'never sends a loopback base URL (%s) through %s: the token would cross the proxy in clear',
+    async (host, variable) => {
+      const { mock: m, proxy: p } = await setUp();
+      const api = makeClient({ baseUrl: `http://${host}:${m.port}`, env: { [variable]: p.url } });
+
+      await api.listUsers();
+
+      expect(p.connects).toEqual([]);
+      expect(m.requests.map((r) => [r.method, r.path, r.status])).toEqual([
+        ['GET', '/multipleusers', 200],
+      ]);
+    },
+  );
 
   it('goes direct for hosts in NO_PROXY', async () => {
     const { mock: m, proxy: p } = await setUp();

@@ -5,7 +5,12 @@ import { Writable } from 'node:stream';
 import { Agent, EnvHttpProxyAgent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../../../src/api/client.js';
-import { createDispatcher, DEFAULT_TIMEOUTS, proxySettingsFrom } from '../../../src/api/http.js';
+import {
+  createDispatcher,
+  DEFAULT_TIMEOUTS,
+  isLoopback,
+  proxySettingsFrom,
+} from '../../../src/api/http.js';
 import { ConfigError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 
@@ -44,6 +49,32 @@ describe('createDispatcher', () => {
     await d.close();
   });
 
+  it.each([
+    'http://127.0.0.1:8080',
+    'http://localhost:8080',
+    'http://[::1]:8080',
+    'https://127.0.0.2',
+  ])('never routes loopback %s through a proxy, whatever the environment says', async (url) => {
+    const d = createDispatcher({
+      ...base,
+      origin: new URL(url),
+      env: { HTTP_PROXY: 'http://10.0.0.1:3128', HTTPS_PROXY: 'http://10.0.0.1:3128' },
+    });
+    expect(d).toBeInstanceOf(Agent);
+    expect(d).not.toBeInstanceOf(EnvHttpProxyAgent);
+    await d.close();
+  });
+
+  it('still routes a loopback-looking name through the proxy', async () => {
+    const d = createDispatcher({
+      ...base,
+      origin: new URL('http://127.0.0.1.nip.io'),
+      env: { HTTP_PROXY: 'http://10.0.0.1:3128' },
+    });
+    expect(d).toBeInstanceOf(EnvHttpProxyAgent);
+    await d.close();
+  });
+
   it('refuses a caFile that holds no certificate, saying what to do', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dirsync-ca-'));
     const file = join(dir, 'ca.pem');
@@ -52,6 +83,42 @@ describe('createDispatcher', () => {
     expect(() => createDispatcher({ ...base, env: {}, caFile: join(dir, 'none.pem') })).toThrow(
       /cannot be read \(ENOENT\)/,
     );
+  });
+});
+
+describe('isLoopback', () => {
+  // Hostnames as the URL parser gives them.
+  const host = (url: string): string => new URL(url).hostname;
+
+  it.each([
+    'http://127.0.0.1',
+    'http://127.1',
+    'http://2130706433',
+    'http://0x7f.0.0.1',
+    'http://127.255.255.254',
+    'http://[::1]',
+    'http://[0:0:0:0:0:0:0:1]',
+    'http://[::ffff:127.0.0.1]',
+    'http://localhost',
+    'http://LOCALHOST',
+  ])('%s is loopback', (url) => {
+    expect(isLoopback(host(url))).toBe(true);
+  });
+
+  it.each([
+    'http://127.0.0.1.nip.io',
+    'http://127.example.com',
+    'http://localhost.',
+    'http://localhost.example.com',
+    'http://my-localhost',
+    'http://128.0.0.1',
+    'http://10.0.0.1',
+    'http://0.0.0.0',
+    'http://[::]',
+    'http://[::2]',
+    'http://[::ffff:10.0.0.1]',
+  ])('%s is not loopback', (url) => {
+    expect(isLoopback(host(url))).toBe(false);
   });
 });
 
@@ -75,6 +142,13 @@ describe('ApiClient settings', () => {
       /api.baseUrl http:\/\/api.example.com is plain http/,
     );
   });
+
+  it.each(['http://127.0.0.1.nip.io', 'http://127.0.0.1.attacker.example:8080'])(
+    'refuses plain http to %s, a name that only looks like loopback',
+    (baseUrl) => {
+      expect(() => new ApiClient({ baseUrl, token: 't', env: {} })).toThrow(/is plain http/);
+    },
+  );
 
   it('warns when the token would cross the network in plain http (allowPlaintext)', async () => {
     let output = '';
