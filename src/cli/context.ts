@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createApiClient, type ApiClient } from '../api/client.js';
 import { loadConfig, type Env, type LoadedConfig } from '../config/load.js';
+import { insecureSettings } from '../config/warnings.js';
 import { createDirectorySource } from '../directory/index.js';
 import { createLogger, type Logger, type LogLevel } from '../log.js';
 import type { RunDeps, RunObserver } from '../reconcile/run.js';
@@ -37,6 +38,8 @@ export function openRunContext(
     secrets: [secrets.token, secrets.bindPassword],
     ...(config.log.format === 'auto' ? {} : { format: config.log.format }),
   }).child({ runId });
+  for (const setting of insecureSettings(config))
+    logger.warn(setting.message, { key: setting.key });
   const store = StateStore.open(config.state.path, config.api.baseUrl);
   if (options.lock) store.lock();
   const api = createApiClient({
