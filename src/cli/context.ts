@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createApiClient, type ApiClient } from '../api/client.js';
 import { loadConfig, type Env, type LoadedConfig } from '../config/load.js';
+import { durationMs } from '../config/schema.js';
 import { insecureSettings } from '../config/warnings.js';
 import { createDirectorySource } from '../directory/index.js';
 import { createLogger, type Logger, type LogLevel } from '../log.js';
@@ -26,7 +27,12 @@ export function openRunContext(
   path: string,
   env: Env,
   stderr: NodeJS.WritableStream,
-  options: { lock: boolean; observer?: RunObserver },
+  options: {
+    lock: boolean;
+    observer?: RunObserver;
+    /** Stops the run (SIGTERM, the daemon's runTimeout or shutdown): every phase is cut short. */
+    signal?: AbortSignal;
+  },
 ): RunContext {
   const loaded = loadConfig(path, env);
   const { config, secrets } = loaded;
@@ -41,7 +47,6 @@ export function openRunContext(
   for (const setting of insecureSettings(config))
     logger.warn(setting.message, { key: setting.key });
   const store = StateStore.open(config.state.path, config.api.baseUrl);
-  if (options.lock) store.lock();
   const api = createApiClient({
     baseUrl: config.api.baseUrl,
     token: secrets.token,
@@ -65,6 +70,38 @@ export function openRunContext(
     logger,
     ...(progress === undefined ? {} : { onProgress: progress }),
   });
+  // A run whose lock is taken from it (it stalled past state.lockStaleAfter and another run took
+  // over) must stop: two runs must never write at once.
+  const lockLost = new AbortController();
+  if (options.lock) {
+    // Taken last, so that nothing above can fail with the lock held.
+    let lock;
+    try {
+      lock = store.lock({
+        staleMs: durationMs(config.state.lockStaleAfter),
+        onLost: (reason) => {
+          logger.error('run lock lost: stopping this run', { reason });
+          lockLost.abort('lock-lost');
+        },
+      });
+    } catch (error) {
+      store.close();
+      void api.close();
+      throw error;
+    }
+    if (lock.tookOver !== undefined) {
+      logger.warn('took over a stale run lock', {
+        lock: lock.path,
+        why: lock.tookOver.why,
+        previousPid: lock.tookOver.holder.pid,
+        previousHost: lock.tookOver.holder.host,
+      });
+    }
+  }
+  const signal =
+    options.signal === undefined
+      ? lockLost.signal
+      : AbortSignal.any([options.signal, lockLost.signal]);
   return {
     loaded,
     deps: {
@@ -73,14 +110,18 @@ export function openRunContext(
       api,
       store,
       logger,
+      signal,
       ...(progress === undefined ? {} : { progress }),
       ...(options.observer === undefined ? {} : { observer: options.observer }),
     },
     logger,
     runId,
     close: async () => {
-      store.close();
-      if (options.lock) store.unlock();
+      try {
+        store.close();
+      } finally {
+        store.unlock();
+      }
       await api.close();
     },
   };

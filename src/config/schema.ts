@@ -91,8 +91,17 @@ export const Config = z.strictObject({
     })
     .default({ port: 9464, host: '0.0.0.0' }),
   state: z
-    .strictObject({ path: z.string().default('./state/dirsync.json') })
-    .default({ path: './state/dirsync.json' }),
+    .strictObject({
+      path: z.string().default('./state/dirsync.json'),
+      /**
+       * A run refreshes its lock every third of this; a lock not refreshed for this long is left
+       * by a run that died (SIGKILL, a lost container) and is taken over.
+       */
+      lockStaleAfter: duration
+        .refine((v) => durationMs(v) >= 1000, 'expected at least 1s')
+        .default('90s'),
+    })
+    .default({ path: './state/dirsync.json', lockStaleAfter: '90s' }),
   log: z
     .strictObject({
       level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),

@@ -31,6 +31,11 @@ export interface RunDeps {
   /** A progress line for long reads (set only when stderr is a terminal). */
   progress?: (message: string) => void;
   observer?: RunObserver;
+  /**
+   * Stops the run: SIGTERM, the daemon's runTimeout or shutdown, or a run lock taken over. Reads
+   * are cut at once, no new action starts; what landed is journaled.
+   */
+  signal?: AbortSignal;
 }
 
 export interface PlannedRun {

@@ -1,17 +1,16 @@
 import {
   closeSync,
   fsyncSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
   writeSync,
 } from 'node:fs';
-import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { ConfigError, DirsyncError } from '../errors.js';
+import { makeFolder, stateFsError } from './fs-errors.js';
+import { DEFAULT_LOCK_STALE_MS, RunLock, type LockOptions } from './lock.js';
 import { emptyState, StateRecord, type UserState } from './model.js';
 
 /**
@@ -59,17 +58,25 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Writes `text` to `path` atomically: temp file, fsync, rename, fsync of the folder. */
+/**
+ * Writes `text` to `path` atomically: temp file, fsync, rename, fsync of the folder. A failure
+ * (EACCES, ENOSPC, EROFS...) is a DirsyncError naming the path and the fix.
+ */
 export function writeFileAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw stateFsError('write', path, error);
   }
-  renameSync(tmp, path);
   fsyncDir(dirname(path));
 }
 
@@ -81,8 +88,8 @@ export function writeFileAtomic(path: string, text: string): void {
 export class StateStore {
   readonly state: StateRecord;
   private journalFd: number | undefined;
-  private locked = false;
-  private readonly lockPath: string;
+  private runLock: RunLock | undefined;
+  readonly lockPath: string;
   /** Journal lines that could not be read (a torn last line after a crash). */
   readonly skippedJournalLines: number;
 
@@ -98,21 +105,14 @@ export class StateStore {
 
   /** Loads the record and replays its journal. A missing record is an empty one. */
   static open(path: string, apiBaseUrl: string): StateStore {
-    mkdirSync(dirname(path), { recursive: true });
+    makeFolder(dirname(path));
     let state = emptyState(apiBaseUrl);
     let text: string | undefined;
     try {
       text = readFileSync(path, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new DirsyncError(
-          `state record ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-          {
-            cause: error,
-            hint: `check the permissions of ${path} (state.path)`,
-          },
-        );
-      }
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw stateFsError('read the state record', path, error);
     }
     if (text !== undefined) {
       let parsed: unknown;
@@ -145,7 +145,9 @@ export class StateStore {
     let journal: string;
     try {
       journal = readFileSync(`${path}.journal`, 'utf8');
-    } catch {
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw stateFsError('read the journal', `${path}.journal`, error);
       journal = '';
     }
     for (const line of journal.split('\n')) {
@@ -160,56 +162,41 @@ export class StateStore {
   }
 
   /**
-   * Takes the run lock; fails if another live run holds it. The lock names its pid and host: a
-   * pid is only checked on the same host, and a lock from another host or container (where the
-   * pid means nothing here) counts as live until it is older than LOCK_STALE_MS.
+   * Takes the run lock (see {@link RunLock}): fails with a DirsyncError naming the holder if a
+   * live run has it; takes over one whose heartbeat is older than `staleMs`. `onLost` is told if
+   * the lock is taken from us while held (the run must stop).
    */
-  lock(): void {
-    const mine = JSON.stringify({
-      pid: process.pid,
-      host: hostname(),
-      at: new Date().toISOString(),
+  lock(options: Partial<LockOptions> = {}): RunLock {
+    if (this.runLock?.held === true) return this.runLock;
+    this.runLock = RunLock.acquire(this.lockPath, this.path, {
+      staleMs: DEFAULT_LOCK_STALE_MS,
+      ...options,
     });
-    try {
-      const fd = openSync(this.lockPath, 'wx', 0o600);
-      writeSync(fd, mine);
-      closeSync(fd);
-      this.locked = true;
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = readLock(this.lockPath);
-    const age = Date.now() - statSync(this.lockPath).mtimeMs;
-    const sameHost = holder.host === undefined || holder.host === hostname();
-    const stale =
-      age > LOCK_STALE_MS ||
-      (sameHost && holder.pid !== undefined && holder.pid !== process.pid && !isAlive(holder.pid));
-    if (!stale) {
-      const who = `pid ${holder.pid ?? '?'}${holder.host === undefined ? '' : ` on ${holder.host}`}`;
-      throw new DirsyncError(`another dirsync run (${who}) is using ${this.path}`, {
-        hint: `wait for it to finish; if no dirsync is running, remove ${this.lockPath}`,
-      });
-    }
-    rmSync(this.lockPath, { force: true });
-    this.lock();
+    return this.runLock;
   }
 
+  /** Releases the run lock if held. Never throws. */
   unlock(): void {
-    if (this.locked) rmSync(this.lockPath, { force: true });
-    this.locked = false;
+    this.runLock?.release();
+    this.runLock = undefined;
   }
 
   /** Applies a patch and appends it to the journal, durable before this returns. */
   record(patch: StatePatch): void {
     applyPatch(this.state, patch);
-    this.journalFd ??= openSync(`${this.path}.journal`, 'a', 0o600);
-    // undefined would vanish from the line, and a replay would then not clear the key.
-    writeSync(
-      this.journalFd,
-      JSON.stringify(patch, (_key, value: unknown) => (value === undefined ? null : value)) + '\n',
-    );
-    fsyncSync(this.journalFd);
+    const journal = `${this.path}.journal`;
+    try {
+      this.journalFd ??= openSync(journal, 'a', 0o600);
+      // undefined would vanish from the line, and a replay would then not clear the key.
+      writeSync(
+        this.journalFd,
+        JSON.stringify(patch, (_key, value: unknown) => (value === undefined ? null : value)) +
+          '\n',
+      );
+      fsyncSync(this.journalFd);
+    } catch (error) {
+      throw stateFsError('append to the journal', journal, error);
+    }
   }
 
   /** Folds the journal into the record: atomic write of the record, then an empty journal. */
@@ -219,7 +206,11 @@ export class StateStore {
       closeSync(this.journalFd);
       this.journalFd = undefined;
     }
-    rmSync(`${this.path}.journal`, { force: true });
+    try {
+      rmSync(`${this.path}.journal`, { force: true });
+    } catch (error) {
+      throw stateFsError('empty the journal', `${this.path}.journal`, error);
+    }
   }
 
   close(): void {
@@ -228,31 +219,4 @@ export class StateStore {
   }
 }
 
-/** A lock older than this is taken over whoever holds it (runs are bounded by runTimeout). */
-export const LOCK_STALE_MS = 6 * 3_600_000;
-
-function readLock(path: string): { pid?: number; host?: string } {
-  const text = readFileSync(path, 'utf8').trim();
-  try {
-    const parsed = JSON.parse(text) as { pid?: unknown; host?: unknown } | number;
-    if (typeof parsed === 'number')
-      return Number.isInteger(parsed) && parsed > 0 ? { pid: parsed } : {};
-    return {
-      ...(typeof parsed.pid === 'number' ? { pid: parsed.pid } : {}),
-      ...(typeof parsed.host === 'string' ? { host: parsed.host } : {}),
-    };
-  } catch {
-    const pid = Number(text);
-    return Number.isInteger(pid) && pid > 0 ? { pid } : {};
-  }
-}
-
-/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { isAlive } from './lock.js';

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DirsyncError } from '../../../src/errors.js';
-import { LOCK_STALE_MS, StateStore } from '../../../src/state/store.js';
+import { LEGACY_LOCK_STALE_MS } from '../../../src/state/lock.js';
+import { StateStore } from '../../../src/state/store.js';
 
 const API = 'https://api.example.com';
 const fresh = (): string =>
@@ -131,7 +132,7 @@ describe('StateStore', () => {
     expect(() => StateStore.open(path, API).lock()).toThrow(
       /another dirsync run \(pid \d+ on other-pod\)/,
     );
-    const old = new Date(Date.now() - LOCK_STALE_MS - 60_000);
+    const old = new Date(Date.now() - LEGACY_LOCK_STALE_MS - 60_000);
     utimesSync(`${path}.lock`, old, old);
     StateStore.open(path, API).lock();
     expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8'))).toMatchObject({ host: hostname() });
