@@ -31,8 +31,13 @@ export async function planCommand(
     } else {
       ctx.io.stdout.write(renderPlan(planned.plan, { color: useColor(ctx.io.stdout, ctx.env) }));
       if (planned.trips.length > 0) {
+        const scope = (t: (typeof planned.trips)[number]): string => {
+          if (!t.overridable) return 'stops the whole run';
+          const n = planned.verdict.held.filter((h) => h.rails.includes(t.rail)).length;
+          return `holds back these ${n} actions; the rest applies`;
+        };
         ctx.io.stdout.write(
-          `\nSafety rails that \`dirsync apply\` would trip:\n${planned.trips.map((t) => `  ${t.rail}: ${t.message}`).join('\n')}\n`,
+          `\nSafety rails that \`dirsync apply\` would trip:\n${planned.trips.map((t) => `  ${t.rail}: ${t.message} (${scope(t)})`).join('\n')}\n`,
         );
       }
       if (opts.out !== undefined)
@@ -75,7 +80,8 @@ export async function applyCommand(
   opts: { config?: string; plan?: string; force?: boolean; json?: boolean },
 ): Promise<ExitCode> {
   const reviewed = opts.plan === undefined ? undefined : readPlanFile(opts.plan);
-  const run = openRunContext(configPath(opts.config, ctx.env), ctx.env, ctx.io.stderr, {
+  const configFile = configPath(opts.config, ctx.env);
+  const run = openRunContext(configFile, ctx.env, ctx.io.stderr, {
     lock: true,
   });
   const stop = new AbortController();
@@ -87,6 +93,7 @@ export async function applyCommand(
       runId: run.runId,
       force: opts.force === true,
       signal: stop.signal,
+      ...(opts.config === undefined ? {} : { configFile }),
       ...(reviewed === undefined ? {} : { reviewed }),
     });
     if (opts.json === true) {
@@ -106,9 +113,20 @@ export async function applyCommand(
         ctx.io.stdout.write(`  FAILED ${f.kind} ${f.email}: ${f.error}\n`);
       for (const s of report.skipped)
         ctx.io.stdout.write(`  skipped ${s.kind} ${s.email}: ${s.reason}\n`);
+      if (report.held.length > 0) {
+        const cfg = opts.config === undefined ? '' : ` --config ${configFile}`;
+        ctx.io.stdout.write(
+          `\nHeld back by safety budgets, not sent (${report.held.length}):\n` +
+            report.held.map((h) => `  held ${h.kind} ${h.email}: ${h.heldBy}\n`).join('') +
+            `Everything else was applied. The held actions are saved in ${report.planFile ?? '(not saved)'}.\n` +
+            `Review them, then apply exactly them with: dirsync apply${cfg} --plan ${report.planFile ?? 'FILE'}\n` +
+            `(or send everything with: dirsync apply${cfg} --force; or raise the limits under safety: in the config)\n`,
+        );
+      }
       ctx.io.stdout.write(`Report: ${reportFile}\n`);
     }
-    return report.failures.length > 0 ? 4 : 0;
+    // 4: some actions failed; 3: a budget held some back (the rest applied).
+    return report.failures.length > 0 ? 4 : report.held.length > 0 ? 3 : 0;
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

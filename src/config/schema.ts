@@ -61,10 +61,18 @@ export const SafetyConfig = z.strictObject({
   maxDeletes: z.number().int().min(0).default(25),
   maxDeletePercent: z.number().min(0).max(100).default(5),
   maxSuspends: z.number().int().min(0).default(50),
+  maxSuspendPercent: z.number().min(0).max(100).default(25),
+  maxUnsuspends: z.number().int().min(0).default(50),
   maxRankChanges: z.number().int().min(0).default(10),
   /** Grants of ADMIN or SUPER, a tighter budget inside maxRankChanges. */
   maxPrivilegedGrants: z.number().int().min(0).default(3),
+  /** A percent budget never allows fewer changes than this (a small organization's one leaver). */
+  minBudget: z.number().int().min(0).default(3),
+  /** Budgets count over this rolling window (e.g. 24h) instead of per run. */
+  window: duration.optional(),
   maxSourceDropPercent: z.number().min(0).max(100).default(10),
+  /** An organization that lists nobody is refused unless this is true. */
+  allowEmptyOrganization: z.boolean().default(false),
   /** Emails never demoted, suspended or removed (the token's own user is always protected). */
   protectedUsers: z.array(z.string()).default([]),
 });

@@ -11,7 +11,21 @@ import { actionKey, applyPlan, type ApplyReport } from './apply.js';
 import type { OrgDetails, OrgUser, Plan } from './model.js';
 import { matchUsers } from './match.js';
 import { detailReadsNeeded, plan as makePlan, sweepDue } from './plan.js';
-import { checkRails, type RailTrip } from './safety.js';
+import {
+  budgetKeysOf,
+  checkRails,
+  judge,
+  RAIL_TABLE,
+  RAILS,
+  spentWithin,
+  type HeldAction,
+  type RailContext,
+  type RailTrip,
+  type Verdict,
+} from './safety.js';
+import type { StateRecord } from '../state/model.js';
+
+export { RAILS } from './safety.js';
 
 /** Told what a run sees as it goes, for metrics. */
 export interface RunObserver {
@@ -41,6 +55,8 @@ export interface RunDeps {
 export interface PlannedRun {
   plan: Plan;
   trips: RailTrip[];
+  /** The rails' verdict: what stops the run, what applies, what is held. */
+  verdict: Verdict;
   organization: OrgUser[];
   details: Map<number, OrgDetails>;
   sweep: boolean;
@@ -131,34 +147,66 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
 
   progress('');
   const plan = makePlan({ ...base, details });
-  const trips = checkRails(plan, {
-    safety: config.safety,
-    state: store.state,
-    protectedUsers: protectedUsers(config),
-  });
-  return { plan, trips, organization, details, sweep, directoryUsers: snapshot.users.length };
+  const verdict = judge(plan, railContext(config, store.state, organization, now));
+  return {
+    plan,
+    trips: verdict.trips,
+    verdict,
+    organization,
+    details,
+    sweep,
+    directoryUsers: snapshot.users.length,
+  };
 }
 
-const FIXED_RAIL_HINTS: Record<string, string> = {
-  emptyRead:
-    'check source.users.baseDns and source.users.filter: an empty read never leads to changes',
-  maxSourceDropPercent:
-    'check the directory and the bind account first; if it really shrank, raise safety.maxSourceDropPercent for one run',
-  lastSuper:
-    'keep at least one SUPER: fix rules.ranks.SUPER or the group membership in the directory',
-  protectedUsers:
-    'take the user out of safety.protectedUsers / api.tokenOwner, or fix the rules or the directory',
-};
+/** What the rails judge a plan against: today's organization, and the window's spending. */
+export function railContext(
+  config: Config,
+  state: StateRecord,
+  organization: readonly OrgUser[],
+  now: Date,
+): RailContext {
+  const window = config.safety.window;
+  return {
+    safety: config.safety,
+    state,
+    organization,
+    protectedUsers: protectedUsers(config),
+    ...(window === undefined
+      ? {}
+      : { spent: spentWithin(state.spent, new Date(now.getTime() - durationMs(window))) }),
+  };
+}
 
-export function railError(trips: readonly RailTrip[]): SafetyError {
+/** Where a refused run left its plan and report, and the config to name in the commands. */
+export interface RefusalFiles {
+  planFile?: string;
+  reportFile?: string;
+  configFile?: string;
+}
+
+export function railError(trips: readonly RailTrip[], files: RefusalFiles = {}): SafetyError {
   const fixed = trips.filter((t) => !t.overridable);
+  const hintOf = (rail: string): string =>
+    (RAIL_TABLE as Record<string, { hint: string } | undefined>)[rail]?.hint ??
+    'fix the directory or the rules';
+  const cfg = files.configFile === undefined ? '' : ` --config ${files.configFile}`;
+  const review =
+    files.planFile === undefined
+      ? ''
+      : `; then review what would change with \`dirsync plan${cfg}\` and apply exactly the saved plan with \`dirsync apply${cfg} --plan ${files.planFile}\``;
   const hint =
     fixed.length > 0
-      ? fixed.map((t) => FIXED_RAIL_HINTS[t.rail] ?? 'fix the directory or the rules').join('; ') +
-        ' (--force does not override these)'
+      ? [...new Set(fixed.map((t) => hintOf(t.rail)))].join('; ') +
+        ' (--force does not override these)' +
+        review
       : 'review the plan with `dirsync plan --out plan.json`, then apply exactly it with `dirsync apply --plan plan.json`, or rerun with --force; or raise the limits under safety: in the config';
+  const saved =
+    files.planFile === undefined
+      ? ''
+      : `\nNothing was sent. The plan is saved in ${files.planFile}${files.reportFile === undefined ? '' : `; the report in ${files.reportFile}`}`;
   return new SafetyError(
-    `safety rails refused the plan:\n${trips.map((t) => `  ${t.rail}: ${t.message}`).join('\n')}`,
+    `safety rails refused the plan:\n${trips.map((t) => `  ${t.rail}: ${t.message}`).join('\n')}${saved}`,
     { hint, rails: trips.map((t) => t.rail) },
   );
 }
@@ -169,15 +217,68 @@ export interface RunReport {
   finishedAt: string;
   durationMs: number;
   mode: 'apply' | 'apply-plan';
+  /**
+   * What the rails let through: `applied` (everything planned was sent), `held` (budgets held
+   * back the actions in `held`; everything else was sent), `refused` (a stop rail: nothing sent).
+   * Failed or skipped actions are in `failures` and `skipped` whatever the outcome.
+   */
+  outcome: 'applied' | 'held' | 'refused';
   rails: { checked: string[]; tripped: RailTrip[]; forced: boolean };
+  /** The actions budgets held back (saved in `planFile` for review). */
+  held: HeldAction[];
+  /** The plan saved for review: the held actions, or the whole refused plan. */
+  planFile?: string;
   summary: Plan['summary'];
   counts: ApplyReport['counts'];
   failures: { kind: string; email: string; error: string }[];
   skipped: { kind: string; email: string; reason: string }[];
 }
 
-/** Records what the read established, before any action: timers, details read, read size. */
-export function recordReadState(store: StateStore, planned: PlannedRun, now: Date): void {
+/**
+ * How far a read can be trusted. A read a completeness rail refused (an empty or shrunken
+ * directory, an empty organization) proves who is present, never who is gone: it starts no
+ * removal timer, sets no read size, prunes no record.
+ */
+export interface ReadTrust {
+  directory: boolean;
+  organization: boolean;
+}
+
+/** The completeness rails, and what each leaves untrusted. */
+const COMPLETENESS: Record<string, keyof ReadTrust> = {
+  emptyRead: 'directory',
+  maxSourceDropPercent: 'directory',
+  emptyOrganization: 'organization',
+};
+
+export function readTrust(trips: readonly RailTrip[]): ReadTrust {
+  const trust: ReadTrust = { directory: true, organization: true };
+  for (const t of trips) {
+    const part = COMPLETENESS[t.rail];
+    if (part !== undefined) trust[part] = false;
+  }
+  return trust;
+}
+
+/**
+ * A record that must outlive its user's absence from the listing: one a pending operation
+ * still needs (an in-flight toggle marker, whatever the journal names it).
+ */
+function pending(record: object): boolean {
+  return Object.keys(record).some((k) => /toggle/i.test(k));
+}
+
+/**
+ * Records what the read established, before any action (and on a refused run too): removal
+ * timers started and cleared, details read, the read size; and forgets the records of users
+ * gone from the organization.
+ */
+export function recordReadState(
+  store: StateStore,
+  planned: PlannedRun,
+  now: Date,
+  trust: ReadTrust = { directory: true, organization: true },
+): void {
   const at = now.toISOString();
   const emails = new Map(planned.organization.map((u) => [u.emailId, u.email]));
   const emailOf = (id: number): string =>
@@ -194,13 +295,16 @@ export function recordReadState(store: StateStore, planned: PlannedRun, now: Dat
       },
     });
   }
-  for (const [id, since] of Object.entries(planned.plan.timers.started)) {
-    store.record({
-      type: 'user',
-      emailId: Number(id),
-      set: { email: emailOf(Number(id)), missingSince: since },
-    });
+  if (trust.directory) {
+    for (const [id, since] of Object.entries(planned.plan.timers.started)) {
+      store.record({
+        type: 'user',
+        emailId: Number(id),
+        set: { email: emailOf(Number(id)), missingSince: since },
+      });
+    }
   }
+  // Seen in the directory is seen, even in a read too small to trust for absences.
   for (const id of planned.plan.timers.cleared) {
     store.record({
       type: 'user',
@@ -222,42 +326,71 @@ export function recordReadState(store: StateStore, planned: PlannedRun, now: Dat
       });
     }
   }
+  // Users gone from a complete organization listing (deleted by hand, or by dirsync in a run
+  // that died before its journal was read) keep no record: a stale SUPER would count for
+  // lastSuper, a stale flag would be trusted if the email_id came back.
+  if (trust.organization) {
+    for (const [key, record] of Object.entries(store.state.users)) {
+      if (!emails.has(Number(key)) && !pending(record))
+        store.record({ type: 'forget', emailId: Number(key) });
+    }
+  }
   if (planned.sweep) store.record({ type: 'verified', at });
-  store.record({ type: 'read', at, directoryUsers: planned.directoryUsers });
+  if (trust.directory) store.record({ type: 'read', at, directoryUsers: planned.directoryUsers });
 }
 
 /** How many run reports are kept next to the state record. */
 export const KEEP_REPORTS = 100;
 
-export function writeReport(statePath: string, report: RunReport): string {
-  const dir = join(dirname(statePath), 'reports');
+/** Run stamps sort by time in file names: 2026-11-30T05-30-08-123Z. */
+const stamp = (iso: string): string => iso.replace(/[:.]/g, '-');
+
+/** Writes `name-<stamp>.json` into `dir`, keeping the newest `keep` files of that name. */
+function writeKept(dir: string, name: string, at: string, value: unknown, keep: number): string {
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `run-${report.startedAt.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
-  // Keep the newest reports only: a daemon on */30 writes 48 a day.
+  const file = join(dir, `${name}-${stamp(at)}.json`);
+  writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
   const old = readdirSync(dir)
-    .filter((f) => f.startsWith('run-') && f.endsWith('.json'))
+    .filter((f) => f.startsWith(`${name}-`) && f.endsWith('.json'))
     .sort()
-    .slice(0, -KEEP_REPORTS);
+    .slice(0, -keep);
   for (const f of old) rmSync(join(dir, f), { force: true });
   return file;
 }
 
-export const RAILS = [
-  'emptyRead',
-  'maxSourceDropPercent',
-  'protectedUsers',
-  'maxDeletes',
-  'maxDeletePercent',
-  'maxSuspends',
-  'maxRankChanges',
-  'maxPrivilegedGrants',
-  'lastSuper',
-];
+export function writeReport(statePath: string, report: RunReport): string {
+  // Keep the newest reports only: a daemon on */30 writes 48 a day.
+  return writeKept(
+    join(dirname(statePath), 'reports'),
+    'run',
+    report.startedAt,
+    report,
+    KEEP_REPORTS,
+  );
+}
+
+/** How many saved plans of each kind (held, refused) are kept. */
+export const KEEP_PLANS = 10;
 
 /**
- * One apply run: plan, judge, apply, journal, report. With `reviewed` (apply --plan), exactly
- * that plan is applied, skipping actions whose target changed; budgets were the reviewer's call.
+ * Saves a plan for review in `plans/` beside the state record: `held-<time>.json` (the actions
+ * budgets held back) or `refused-<time>.json` (a whole plan a stop rail refused). Time-stamped,
+ * so a path printed in a log or a notification keeps naming the plan it named.
+ */
+export function savePlan(
+  statePath: string,
+  kind: 'held' | 'refused',
+  at: string,
+  plan: Plan,
+): string {
+  return writeKept(join(dirname(statePath), 'plans'), kind, at, plan, KEEP_PLANS);
+}
+
+/**
+ * One apply run: plan, judge, apply, journal, report. Over a budget, the actions it counts are
+ * held (saved for review) and the rest applies; a stop rail refuses the whole run, after
+ * recording what the read established. With `reviewed` (apply --plan), exactly that plan is
+ * applied, skipping actions whose target changed; budgets were the reviewer's call.
  */
 export async function applyRun(
   deps: RunDeps,
@@ -267,37 +400,109 @@ export async function applyRun(
     runId: string;
     signal?: AbortSignal;
     onResult?: Parameters<typeof applyPlan>[1]['onResult'];
+    /** The config file, named in the commands a refusal prints. */
+    configFile?: string;
   },
 ): Promise<{ report: RunReport; reportFile: string; plan: Plan }> {
   const { config, api, store } = deps;
   const logger = deps.logger ?? createSilentLogger();
   const clock = deps.clock ?? (() => new Date());
   const started = clock();
+  const startedAt = started.toISOString();
   const planned = await planRun(deps);
-  const invariantTrips = planned.trips.filter((t) => !t.overridable);
-  let plan = planned.plan;
-  let trips = planned.trips;
-  if (options.reviewed !== undefined) {
-    plan = options.reviewed;
-    trips = checkRails(plan, {
-      safety: config.safety,
-      state: store.state,
-      protectedUsers: protectedUsers(config),
-    }).filter((t) => !t.overridable);
-    // Today's read must be as trustworthy as the one the plan was made from.
-    trips.push(
-      ...invariantTrips.filter((t) => t.rail === 'emptyRead' || t.rail === 'maxSourceDropPercent'),
-    );
+  const ctx = railContext(config, store.state, planned.organization, started);
+  let verdict: Verdict;
+  if (options.reviewed === undefined) {
+    verdict = judge(planned.plan, ctx, { force: options.force === true });
+  } else {
+    // Budgets were the reviewer's call; invariants are judged on the reviewed plan, and today's
+    // read must be as trustworthy as the one the plan was made from.
+    const reviewed = options.reviewed;
+    const trips = [
+      ...checkRails(reviewed, ctx).filter((t) => !t.overridable),
+      ...planned.trips.filter((t) => COMPLETENESS[t.rail] !== undefined),
+    ];
+    verdict = { trips, stops: trips, apply: reviewed, held: [], heldPlan: undefined };
   }
-  const blocking = trips.filter((t) => !t.overridable || options.force !== true);
-  if (blocking.length > 0) throw railError(blocking);
-  if (trips.length > 0)
-    logger.warn('safety rails overridden with --force', { rails: trips.map((t) => t.rail) });
+  const base = {
+    runId: options.runId,
+    startedAt,
+    mode: options.reviewed === undefined ? ('apply' as const) : ('apply-plan' as const),
+    summary: planned.plan.summary,
+  };
+  const finish = (): { finishedAt: string; durationMs: number } => {
+    const finished = clock();
+    return {
+      finishedAt: finished.toISOString(),
+      durationMs: finished.getTime() - started.getTime(),
+    };
+  };
+
+  if (verdict.stops.length > 0) {
+    // Refused: nothing is sent, but what the read established is kept (a user back in the
+    // directory clears its removal timer even while the rails refuse, for days maybe).
+    recordReadState(store, planned, started, readTrust(verdict.stops));
+    store.compact();
+    const planFile =
+      options.reviewed === undefined
+        ? savePlan(store.path, 'refused', startedAt, planned.plan)
+        : undefined;
+    const report: RunReport = {
+      ...base,
+      ...finish(),
+      outcome: 'refused',
+      rails: { checked: RAILS, tripped: verdict.trips, forced: false },
+      held: [],
+      ...(planFile === undefined ? {} : { planFile }),
+      counts: {},
+      failures: [],
+      skipped: [],
+    };
+    const reportFile = writeReport(store.path, report);
+    throw railError(verdict.stops, {
+      reportFile,
+      ...(planFile === undefined ? {} : { planFile }),
+      ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+    });
+  }
+  const forced = options.force === true && verdict.trips.some((t) => t.overridable);
+  if (forced)
+    logger.warn('safety rails overridden with --force', {
+      rails: verdict.trips.map((t) => t.rail),
+    });
+  if (verdict.held.length > 0)
+    logger.warn('budgets held back some actions; the rest applies', {
+      rails: [...new Set(verdict.held.flatMap((h) => h.rails))],
+      held: verdict.held.length,
+    });
 
   recordReadState(store, planned, started);
+  // Budgets over a window count what automatic runs applied; a reviewed plan and --force are
+  // a person's decision, and spend nothing.
+  const window = config.safety.window;
+  const spends = window !== undefined && options.reviewed === undefined && !forced;
+  if (window !== undefined && (store.state.spent?.length ?? 0) > 0) {
+    store.record({
+      type: 'spentPruned',
+      before: new Date(started.getTime() - durationMs(window)).toISOString(),
+    });
+  }
   const currentRanks = new Map(
     Object.entries(store.state.users).map(([id, u]) => [Number(id), u.rank]),
   );
+  const onResult = (r: Parameters<NonNullable<typeof options.onResult>>[0]): void => {
+    if (spends && r.outcome === 'applied') {
+      const keys = budgetKeysOf(r.action);
+      if (keys.length > 0)
+        store.record({
+          type: 'spent',
+          at: startedAt,
+          counts: Object.fromEntries(keys.map((k) => [k, 1])),
+        });
+    }
+    options.onResult?.(r);
+  };
+  const plan = verdict.apply;
   const result = await applyPlan(plan, {
     api,
     journal: store,
@@ -311,18 +516,21 @@ export async function applyRun(
           currentlyWanted: new Set(planned.plan.actions.map(actionKey)),
         }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
-    ...(options.onResult === undefined ? {} : { onResult: options.onResult }),
+    onResult,
   });
+  const planFile =
+    verdict.heldPlan === undefined
+      ? undefined
+      : savePlan(store.path, 'held', startedAt, verdict.heldPlan);
   store.compact();
-  const finished = clock();
   const report: RunReport = {
-    runId: options.runId,
-    startedAt: started.toISOString(),
-    finishedAt: finished.toISOString(),
-    durationMs: finished.getTime() - started.getTime(),
-    mode: options.reviewed === undefined ? 'apply' : 'apply-plan',
-    rails: { checked: RAILS, tripped: trips, forced: trips.length > 0 },
-    summary: plan.summary,
+    ...base,
+    ...finish(),
+    summary: options.reviewed?.summary ?? planned.plan.summary,
+    outcome: verdict.held.length > 0 ? 'held' : 'applied',
+    rails: { checked: RAILS, tripped: verdict.trips, forced },
+    held: verdict.held,
+    ...(planFile === undefined ? {} : { planFile }),
     counts: result.counts,
     failures: result.results
       .filter((r) => r.outcome === 'failed')

@@ -31,6 +31,11 @@ export const StateRecord = z.object({
   /** Last drift sweep (every user's details read). */
   lastVerifyAt: z.string().optional(),
   users: z.record(z.string(), UserState),
+  /**
+   * What runs applied that budgets count (safety.window): one entry a run, by its start time,
+   * pruned once older than the window.
+   */
+  spent: z.array(z.object({ at: z.string(), counts: z.record(z.string(), z.number()) })).optional(),
 });
 export type StateRecord = z.infer<typeof StateRecord>;
 

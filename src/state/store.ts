@@ -21,7 +21,11 @@ export type StatePatch =
   | { type: 'user'; emailId: number; set: Partial<UserState> & { email: string } }
   | { type: 'forget'; emailId: number }
   | { type: 'read'; at: string; directoryUsers: number }
-  | { type: 'verified'; at: string };
+  | { type: 'verified'; at: string }
+  /** Budgeted changes applied by the run that started `at` (added to its entry). */
+  | { type: 'spent'; at: string; counts: Record<string, number> }
+  /** Forget what runs that started before `before` applied (out of the budget window). */
+  | { type: 'spentPruned'; before: string };
 
 export function applyPatch(state: StateRecord, patch: StatePatch): void {
   switch (patch.type) {
@@ -42,6 +46,21 @@ export function applyPatch(state: StateRecord, patch: StatePatch): void {
     case 'verified':
       state.lastVerifyAt = patch.at;
       break;
+    case 'spent': {
+      const list = (state.spent ??= []);
+      let entry = list.find((e) => e.at === patch.at);
+      if (entry === undefined) list.push((entry = { at: patch.at, counts: {} }));
+      for (const [k, n] of Object.entries(patch.counts))
+        entry.counts[k] = (entry.counts[k] ?? 0) + n;
+      break;
+    }
+    case 'spentPruned': {
+      const before = Date.parse(patch.before);
+      const kept = (state.spent ?? []).filter((e) => Date.parse(e.at) >= before);
+      if (kept.length === 0) delete state.spent;
+      else state.spent = kept;
+      break;
+    }
   }
 }
 

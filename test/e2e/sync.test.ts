@@ -235,7 +235,7 @@ describe.skipIf(skip)('dirsync plan and apply against slapd and the mock API', (
     expect(writes(mock)).toEqual([]);
   });
 
-  it('refuses an over-budget plan with exit 3 and no write; a reviewed plan or --force applies it', async () => {
+  it('holds an over-budget kind with exit 3, applies the rest; the held plan or --force applies it', async () => {
     const leavers: SeedUser[] = Array.from({ length: 30 }, (_, i) => ({
       email: `gone${i}@example.com`,
     }));
@@ -244,19 +244,29 @@ describe.skipIf(skip)('dirsync plan and apply against slapd and the mock API', (
       overrides: { rules: '  removed: { action: delete, graceDays: 0 }' },
     });
 
-    const refused = await runCli(['apply', '--config', config]);
-    expect(refused.code).toBe(3);
-    expect(refused.stderr).toContain('maxDeletes: the plan removes 33 users (limit 25)');
-    expect(refused.stderr).toContain('To fix:');
-    expect(refused.stderr).toContain('--force');
-    expect(writes(mock)).toEqual([]);
-
     const planFile = join(dir, 'plan.json');
     const planned = await runCli(['plan', '--config', config, '--out', planFile]);
     expect(planned.code).toBe(3);
+    expect(planned.stdout).toContain(
+      'maxDeletes: the plan removes 33 users (limit 25) (holds back these 33 actions; the rest applies)',
+    );
     expect(planned.stdout).toContain(`dirsync apply --plan ${planFile}`);
 
-    const reviewed = await runCli(['apply', '--config', config, '--plan', planFile]);
+    const held = await runCli(['apply', '--config', config]);
+    expect(held.code).toBe(3);
+    expect(held.stdout).toContain('Held back by safety budgets, not sent (33):');
+    expect(held.stdout).toContain(
+      'held remove gone0@example.com: maxDeletes: the plan removes 33 users (limit 25); maxDeletePercent:',
+    );
+    const heldFile = /saved in (\S+)\.\n/.exec(held.stdout)?.[1];
+    expect(heldFile).toMatch(/state\/plans\/held-.*\.json$/);
+    expect(held.stdout).toContain(`dirsync apply --config ${config} --plan ${heldFile}`);
+    // Everything but the removals was applied.
+    expect(writes(mock).filter((r) => r.path === '/user')).toEqual([]);
+    expect(orgUser(mock, id(11))?.computer_usernames).toEqual(['user0011']);
+    expect(orgUser(mock, 'gone0@example.com')).toBeDefined();
+
+    const reviewed = await runCli(['apply', '--config', config, '--plan', heldFile!]);
     expect(reviewed.code).toBe(0);
     expect(orgUser(mock, 'gone0@example.com')).toBeUndefined();
     expect(writes(mock).filter((r) => r.path === '/user')).toHaveLength(33);

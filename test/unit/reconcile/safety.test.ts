@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SafetyConfig } from '../../../src/config/schema.js';
 import type { Plan } from '../../../src/reconcile/model.js';
 import { plan } from '../../../src/reconcile/plan.js';
-import { checkRails } from '../../../src/reconcile/safety.js';
+import { checkRails, judge, spentWithin, type RailContext } from '../../../src/reconcile/safety.js';
 import type { StateRecord } from '../../../src/state/model.js';
 import {
   ADMIN_GROUP,
@@ -14,10 +14,24 @@ import {
   aSyncedPerson,
   aUserState,
   DOMAIN,
+  kindsOf,
   someActions,
   someRules,
   someSafety,
 } from './builders.js';
+
+/**
+ * checkRails with today's organization defaulting to everyone on record, listed and ACTIVE
+ * (the rails judge lastSuper on today's organization).
+ */
+function rails(
+  p: Plan,
+  ctx: Omit<RailContext, 'organization'> & { organization?: RailContext['organization'] },
+) {
+  const organization =
+    ctx.organization ?? Object.values(ctx.state.users).map((u) => anOrgUser({ email: u.email }));
+  return checkRails(p, { ...ctx, organization });
+}
 
 interface BudgetCase {
   rail: string;
@@ -113,7 +127,7 @@ describe('checkRails: budgets', () => {
     const atLimit = planWith(limit);
 
     // Act
-    const trips = checkRails(atLimit, {
+    const trips = rails(atLimit, {
       safety: someSafety(safety),
       state: state ?? aStateRecord(),
     });
@@ -127,7 +141,7 @@ describe('checkRails: budgets', () => {
     ({ rail, safety, state, limit, planWith, message, overridable }) => {
       const overLimit = planWith(limit + 1);
 
-      const trips = checkRails(overLimit, {
+      const trips = rails(overLimit, {
         safety: someSafety(safety),
         state: state ?? aStateRecord(),
       });
@@ -141,9 +155,13 @@ describe('checkRails: budgets', () => {
       maxDeletes: 25,
       maxDeletePercent: 5,
       maxSuspends: 50,
+      maxSuspendPercent: 25,
+      maxUnsuspends: 50,
       maxRankChanges: 10,
       maxPrivilegedGrants: 3,
+      minBudget: 3,
       maxSourceDropPercent: 10,
+      allowEmptyOrganization: false,
       protectedUsers: [],
     });
   });
@@ -161,7 +179,7 @@ describe('checkRails: budgets', () => {
       aStateRecord({ lastCompleteRead: { at: 'x', directoryUsers: 0 } }),
     ],
   ])('does not trip on %s', (_label, p, state) => {
-    expect(checkRails(p, { safety: someSafety(), state })).toEqual([]);
+    expect(rails(p, { safety: someSafety(), state })).toEqual([]);
   });
 
   it('trips every rail the plan breaks, not just the first', () => {
@@ -169,15 +187,15 @@ describe('checkRails: budgets', () => {
       actions: [...someActions(30, 'remove'), ...someActions(60, 'suspend', {}, 's')],
     });
 
-    const rails = checkRails(p, { safety: someSafety(), state: aStateRecord() }).map((t) => t.rail);
+    const tripped = rails(p, { safety: someSafety(), state: aStateRecord() }).map((t) => t.rail);
 
-    expect(rails).toEqual(['maxDeletes', 'maxDeletePercent', 'maxSuspends']);
+    expect(tripped).toEqual(['maxDeletes', 'maxDeletePercent', 'maxSuspends', 'maxSuspendPercent']);
   });
 });
 
 describe('checkRails: empty read', () => {
   it('trips on a directory read with no users, and cannot be overridden', () => {
-    const trips = checkRails(aPlan({ summary: { directoryUsers: 0 } }), {
+    const trips = rails(aPlan({ summary: { directoryUsers: 0 } }), {
       safety: someSafety(),
       state: aStateRecord(),
     });
@@ -189,7 +207,7 @@ describe('checkRails: empty read', () => {
 
   it('does not trip on a read of one user', () => {
     expect(
-      checkRails(aPlan({ summary: { directoryUsers: 1 } }), {
+      rails(aPlan({ summary: { directoryUsers: 1 } }), {
         safety: someSafety(),
         state: aStateRecord(),
       }),
@@ -209,7 +227,7 @@ describe('checkRails: empty read', () => {
     );
 
     // Act
-    const trips = checkRails(p, {
+    const trips = rails(p, {
       safety: someSafety(),
       state: aStateRecord({ lastCompleteRead: { at: 'x', directoryUsers: 50 } }),
     });
@@ -246,7 +264,7 @@ describe('checkRails: the last SUPER', () => {
       [remove(OTHER), demote(OWNER)],
     ],
   ])('trips on %s, and cannot be overridden', (_label, state, actions) => {
-    const trips = checkRails(aPlan({ actions }), {
+    const trips = rails(aPlan({ actions }), {
       safety: someSafety({ maxRankChanges: 100, maxDeletes: 100, maxDeletePercent: 100 }),
       state,
     });
@@ -283,7 +301,7 @@ describe('checkRails: the last SUPER', () => {
     ],
     ['nothing is on record at all', aStateRecord(), [remove(OWNER)]],
   ])('does not trip when %s', (_label, state, actions) => {
-    const trips = checkRails(aPlan({ actions }), { safety: someSafety(), state });
+    const trips = rails(aPlan({ actions }), { safety: someSafety(), state });
 
     expect(trips).toEqual([]);
   });
@@ -299,7 +317,7 @@ describe('checkRails: the last SUPER', () => {
 
     // Act
     const p = plan(input);
-    const trips = checkRails(p, { safety: someSafety(), state: input.state });
+    const trips = rails(p, { safety: someSafety(), state: input.state });
 
     // Assert
     expect(p.actions).toMatchObject([
@@ -313,7 +331,7 @@ describe('checkRails: rank direction, suspension of the last SUPER, protected us
   const OWNER = `owner@${DOMAIN}`;
 
   it('does not count SUPER -> ADMIN as a grant', () => {
-    const trips = checkRails(
+    const trips = rails(
       aPlan({
         actions: [
           anAction({ kind: 'set_rank', before: 'SUPER', after: 'ADMIN' }),
@@ -329,7 +347,7 @@ describe('checkRails: rank direction, suspension of the last SUPER, protected us
   });
 
   it('trips lastSuper when a first run would set ranks and leave nobody SUPER (wrong or empty SUPER group)', () => {
-    const trips = checkRails(
+    const trips = rails(
       aPlan({
         actions: [
           anAction({ kind: 'set_rank', email: `a@${DOMAIN}`, before: null, after: 'REGULAR' }),
@@ -342,7 +360,7 @@ describe('checkRails: rank direction, suspension of the last SUPER, protected us
       {
         rail: 'lastSuper',
         message:
-          'after this plan no user would be SUPER: no directory user is in rules.ranks.SUPER (and none is SUPER on record)',
+          'after this plan no user would be SUPER: no directory user is in rules.ranks.SUPER (and no listed, unsuspended user is SUPER on record)',
         overridable: false,
       },
     ]);
@@ -350,7 +368,7 @@ describe('checkRails: rank direction, suspension of the last SUPER, protected us
 
   it('trips lastSuper when the plan suspends the only SUPER on record', () => {
     const state = aStateRecord({ users: [{ email: OWNER, rank: 'SUPER' }] });
-    const trips = checkRails(
+    const trips = rails(
       aPlan({
         actions: [
           anAction({ kind: 'suspend', email: OWNER, before: 'ACTIVE', after: 'SUSPENDED' }),
@@ -372,7 +390,7 @@ describe('checkRails: rank direction, suspension of the last SUPER, protected us
   ] as const)(
     'trips protectedUsers for a %s (%s -> %s) of a protected user, case-insensitively',
     (kind, before, after) => {
-      const trips = checkRails(
+      const trips = rails(
         aPlan({ actions: [anAction({ kind, email: `Boss@${DOMAIN}`, before, after })] }),
         {
           safety: someSafety({ maxDeletePercent: 100 }),
@@ -385,7 +403,7 @@ describe('checkRails: rank direction, suspension of the last SUPER, protected us
   );
 
   it('lets a protected user be promoted or have logins set', () => {
-    const trips = checkRails(
+    const trips = rails(
       aPlan({
         actions: [
           anAction({ kind: 'set_rank', email: `boss@${DOMAIN}`, before: 'ADMIN', after: 'SUPER' }),
@@ -400,5 +418,286 @@ describe('checkRails: rank direction, suspension of the last SUPER, protected us
       { safety: someSafety(), state: aStateRecord(), protectedUsers: [`boss@${DOMAIN}`] },
     );
     expect(trips).toEqual([]);
+  });
+});
+
+describe("checkRails: lastSuper is judged on today's organization", () => {
+  const OWNER = `owner@${DOMAIN}`;
+  const GHOST = `ghost@${DOMAIN}`;
+  const state = aStateRecord({
+    users: [
+      aUserState({ email: OWNER, rank: 'SUPER' }),
+      aUserState({ email: GHOST, rank: 'SUPER' }),
+    ],
+  });
+  const demoteOwner = anAction({
+    kind: 'set_rank',
+    email: OWNER,
+    before: 'SUPER',
+    after: 'REGULAR',
+  });
+
+  it.each([
+    ['deleted by hand (no longer listed)', [anOrgUser({ email: OWNER })]],
+    [
+      'suspended by hand',
+      [anOrgUser({ email: OWNER }), anOrgUser({ email: GHOST, adStatus: 'SUSPENDED' })],
+    ],
+    [
+      'gone, its email_id now listed under another email',
+      [
+        anOrgUser({ email: OWNER }),
+        anOrgUser({ email: `new@${DOMAIN}`, emailId: anOrgUser({ email: GHOST }).emailId }),
+      ],
+    ],
+  ])(
+    'does not count a SUPER on record %s: demoting the last real one trips',
+    (_label, organization) => {
+      // Act
+      const trips = checkRails(aPlan({ actions: [demoteOwner] }), {
+        safety: someSafety(),
+        state,
+        organization,
+      });
+
+      // Assert
+      expect(trips.map((t) => [t.rail, t.overridable])).toEqual([['lastSuper', false]]);
+    },
+  );
+
+  it('counts a SUPER on record who is listed and ACTIVE or PENDING', () => {
+    const trips = checkRails(aPlan({ actions: [demoteOwner] }), {
+      safety: someSafety(),
+      state,
+      organization: [anOrgUser({ email: OWNER }), anOrgUser({ email: GHOST, adStatus: 'PENDING' })],
+    });
+
+    expect(trips).toEqual([]);
+  });
+
+  it('stops a real plan that demotes the last SUPER while a stale SUPER record remains', () => {
+    // Arrange: the owner left the SUPER group; the other SUPER was deleted by hand.
+    const owner = aSyncedPerson(OWNER, { record: { rank: 'SUPER' } });
+    const input = anInputOf([owner], {
+      state: aStateRecord({ users: [owner.record, aUserState({ email: GHOST, rank: 'SUPER' })] }),
+    });
+
+    // Act
+    const p = plan(input);
+    const trips = checkRails(p, {
+      safety: someSafety(),
+      state: input.state,
+      organization: input.organization,
+    });
+
+    // Assert
+    expect(kindsOf(p)).toEqual([`set_rank ${OWNER}`]);
+    expect(trips.map((t) => t.rail)).toEqual(['lastSuper']);
+  });
+});
+
+describe('checkRails: an empty organization', () => {
+  it('stops the run when both listings are empty', () => {
+    const trips = checkRails(aPlan({ summary: { organizationUsers: 0, managedUsers: 0 } }), {
+      safety: someSafety(),
+      state: aStateRecord(),
+      organization: [],
+    });
+
+    expect(trips).toEqual([
+      {
+        rail: 'emptyOrganization',
+        message:
+          'the organization lists no users and no guests (not even the token owner): a wrong URL or token, or an API fault',
+        overridable: false,
+      },
+    ]);
+  });
+
+  it('lets it through with safety.allowEmptyOrganization', () => {
+    const trips = checkRails(aPlan({ summary: { organizationUsers: 0, managedUsers: 0 } }), {
+      safety: someSafety({ allowEmptyOrganization: true }),
+      state: aStateRecord(),
+      organization: [],
+    });
+
+    expect(trips).toEqual([]);
+  });
+});
+
+describe('checkRails: percent budgets have a floor, suspensions a percent budget', () => {
+  const small = (actions: Plan['actions']) =>
+    aPlan({ actions, summary: { directoryUsers: 14, organizationUsers: 15, managedUsers: 15 } });
+
+  it('does not trip maxDeletePercent 5 on one leaver of 15 managed users (minBudget 3)', () => {
+    expect(
+      rails(small(someActions(1, 'remove')), {
+        safety: someSafety({ maxDeletePercent: 5 }),
+        state: aStateRecord(),
+      }),
+    ).toEqual([]);
+  });
+
+  it('trips above the floor, saying so', () => {
+    expect(
+      rails(small(someActions(4, 'remove')), {
+        safety: someSafety({ maxDeletePercent: 5 }),
+        state: aStateRecord(),
+      }),
+    ).toEqual([
+      {
+        rail: 'maxDeletePercent',
+        message:
+          'the plan removes 4 of 15 managed users, 26.7% (limit 5%, but at least safety.minBudget 3)',
+        overridable: true,
+      },
+    ]);
+  });
+
+  it('trips maxSuspendPercent when a narrowed filter would suspend 19 of 20 users', () => {
+    const p = aPlan({
+      actions: someActions(19, 'suspend'),
+      summary: { directoryUsers: 1, organizationUsers: 20, managedUsers: 20 },
+    });
+
+    const trips = rails(p, { safety: someSafety(), state: aStateRecord() });
+
+    expect(trips).toEqual([
+      {
+        rail: 'maxSuspendPercent',
+        message: 'the plan suspends 19 of 20 managed users, 95.0% (limit 25%)',
+        overridable: true,
+      },
+    ]);
+  });
+
+  it('trips maxUnsuspends', () => {
+    const trips = rails(aPlan({ actions: someActions(3, 'unsuspend') }), {
+      safety: someSafety({ maxUnsuspends: 2 }),
+      state: aStateRecord(),
+    });
+
+    expect(trips).toEqual([
+      {
+        rail: 'maxUnsuspends',
+        message: 'the plan unsuspends 3 users (limit 2)',
+        overridable: true,
+      },
+    ]);
+  });
+
+  it('counts what the window already spent', () => {
+    const trips = rails(aPlan({ actions: someActions(2, 'remove') }), {
+      safety: someSafety({ maxDeletes: 3, window: '24h' }),
+      state: aStateRecord(),
+      spent: { deletes: 2 },
+    });
+
+    expect(trips).toEqual([
+      {
+        rail: 'maxDeletes',
+        message:
+          'the plan removes 2 users, 4 with the 2 applied within the last 24h (limit 3 per 24h)',
+        overridable: true,
+      },
+    ]);
+  });
+});
+
+describe('judge: a budget holds only the actions it counts', () => {
+  const OWNER = `owner@${DOMAIN}`;
+  const keeper = aStateRecord({ users: [aUserState({ email: OWNER, rank: 'SUPER' })] });
+  const ctx = (safety: Partial<SafetyConfig>, state: StateRecord = keeper): RailContext => ({
+    safety: someSafety(safety),
+    state,
+    organization: Object.values(state.users).map((u) => anOrgUser({ email: u.email })),
+  });
+
+  it('holds the suspensions over budget and applies the login names', () => {
+    // Arrange
+    const logins = someActions(3, 'set_computer_usernames', { before: [], after: ['x'] }, 'l');
+    const suspends = someActions(3, 'suspend', { before: 'ACTIVE', after: 'SUSPENDED' });
+    const p = aPlan({ actions: [...logins, ...suspends] });
+
+    // Act
+    const verdict = judge(p, ctx({ maxSuspends: 2 }));
+
+    // Assert
+    expect(verdict.stops).toEqual([]);
+    expect(verdict.apply.actions).toEqual(logins);
+    expect(verdict.apply.summary.actions).toEqual({ set_computer_usernames: 3 });
+    expect(verdict.heldPlan?.actions).toEqual(suspends);
+    expect(verdict.held[0]).toEqual({
+      kind: 'suspend',
+      email: `user0@${DOMAIN}`,
+      emailId: suspends[0]!.emailId,
+      reason: 'test',
+      before: 'ACTIVE',
+      after: 'SUSPENDED',
+      rails: ['maxSuspends'],
+      heldBy: 'maxSuspends: the plan suspends 3 users (limit 2)',
+    });
+  });
+
+  it('holds nothing with --force, and still reports the trips', () => {
+    const p = aPlan({ actions: someActions(3, 'suspend') });
+
+    const verdict = judge(p, ctx({ maxSuspends: 2 }), { force: true });
+
+    expect(verdict.held).toEqual([]);
+    expect(verdict.apply.actions).toHaveLength(3);
+    expect(verdict.trips.map((t) => t.rail)).toEqual(['maxSuspends']);
+  });
+
+  it('holds only the rank changes the budget counts, not first-time bookkeeping', () => {
+    const changes = someActions(3, 'set_rank', { before: 'ADMIN', after: 'REGULAR' });
+    const first = someActions(2, 'set_rank', { before: null, after: 'REGULAR' }, 'first');
+
+    const verdict = judge(aPlan({ actions: [...changes, ...first] }), ctx({ maxRankChanges: 2 }));
+
+    expect(verdict.heldPlan?.actions).toEqual(changes);
+    expect(verdict.apply.actions).toEqual(first);
+  });
+
+  it('holds the demotion of the last SUPER with the SUPER grant a budget held', () => {
+    // Arrange: the owner hands SUPER to two others; grants are over budget.
+    const grants = someActions(2, 'set_rank', { before: 'REGULAR', after: 'SUPER' }, 'heir');
+    const demote = anAction({ kind: 'set_rank', email: OWNER, before: 'SUPER', after: 'REGULAR' });
+
+    // Act
+    const verdict = judge(aPlan({ actions: [...grants, demote] }), ctx({ maxPrivilegedGrants: 1 }));
+
+    // Assert
+    expect(verdict.stops).toEqual([]);
+    expect(verdict.apply.actions).toEqual([]);
+    expect(verdict.held.map((h) => [h.email, h.rails])).toEqual([
+      [`heir0@${DOMAIN}`, ['maxPrivilegedGrants']],
+      [`heir1@${DOMAIN}`, ['maxPrivilegedGrants']],
+      [OWNER, ['lastSuper']],
+    ]);
+  });
+
+  it('stops the whole run on a stop rail, budgets or not', () => {
+    const p = aPlan({ actions: someActions(3, 'suspend'), summary: { directoryUsers: 0 } });
+
+    const verdict = judge(p, ctx({ maxSuspends: 2 }));
+
+    expect(verdict.stops.map((t) => t.rail)).toEqual(['emptyRead']);
+  });
+});
+
+describe('spentWithin', () => {
+  it('sums the entries inside the window and ignores older ones', () => {
+    const spent = [
+      { at: '2025-03-09T11:00:00.000Z', counts: { deletes: 5 } },
+      { at: '2025-03-09T13:00:00.000Z', counts: { deletes: 1, suspends: 2 } },
+      { at: '2025-03-10T11:30:00.000Z', counts: { suspends: 1 } },
+    ];
+
+    expect(spentWithin(spent, new Date('2025-03-09T12:00:00.000Z'))).toEqual({
+      deletes: 1,
+      suspends: 3,
+    });
+    expect(spentWithin(undefined, new Date(0))).toEqual({});
   });
 });
