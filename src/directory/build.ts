@@ -1,8 +1,11 @@
 import { DirectoryError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { normalizeDn } from './dn.js';
 import type { Flavor } from './flavors.js';
 import { normalizeDns, type GroupNode, type MemberNode } from './groups.js';
 import {
+  attributeKey,
+  CONSEQUENCE,
   firstValue,
   NONE,
   values,
@@ -11,8 +14,11 @@ import {
   type DirectoryWarning,
   type RawEntry,
   type ReadStats,
+  type UnusableEntry,
+  type ValueField,
+  type ValueProblem,
 } from './model.js';
-import { lower, trimmed } from './text.js';
+import { displayValue, hasUnsafeCharacters, lower, trimmed } from './text.js';
 
 /** `CORP\Jdoe` -> `jdoe`. */
 export function transformLogin(value: string): string {
@@ -25,25 +31,63 @@ export function normalizeEmail(value: string): string {
   return lower(trimmed(value));
 }
 
+/** Why `address` (normalized) cannot be used as an email address; undefined when it can. */
+export function addressProblem(address: string): string | undefined {
+  if (hasUnsafeCharacters(address)) return 'holds a control character';
+  if (/\s/u.test(address)) return 'holds a space';
+  const at = address.indexOf('@');
+  if (at <= 0 || at !== address.lastIndexOf('@') || at === address.length - 1)
+    return 'is not an address (one @ between a name and a domain)';
+  const domain = address.slice(at + 1);
+  if (domain.startsWith('.') || domain.endsWith('.') || domain.includes('..'))
+    return 'has a malformed domain';
+  return undefined;
+}
+
+/** Why `login` (transformed) cannot be sent as a computer username; undefined when it can. */
+export function loginProblem(login: string): string | undefined {
+  if (login === '') return 'is empty once trimmed and stripped of its domain';
+  if (hasUnsafeCharacters(login)) return 'holds a control character';
+  if (/\s/u.test(login)) return 'holds a space';
+  return undefined;
+}
+
+/** Why `number` (trimmed) cannot be sent as a smart card number; undefined when it can. */
+export function cardProblem(number: string): string | undefined {
+  if (hasUnsafeCharacters(number)) return 'holds a control character';
+  return /^\d+$/.test(number) ? undefined : 'is not a string of digits';
+}
+
 /**
  * Alias addresses: `smtp:a@b` / `SMTP:a@b` give `a@b`; other typed addresses (X500:, SIP:) are
- * not email; untyped values count when they look like an address (userPrincipalName).
+ * not email; untyped values count when they look like an address (userPrincipalName). An
+ * address that cannot be used is left out and told to `onUnusable`.
  */
-export function parseAliases(raw: readonly string[]): {
+export function parseAliases(
+  raw: readonly string[],
+  onUnusable?: (value: string, problem: string) => void,
+): {
   primary: string | undefined;
   aliases: string[];
 } {
   let primary: string | undefined;
   const aliases: string[] = [];
+  const usable = (value: string, address: string): boolean => {
+    const problem = addressProblem(address);
+    if (problem !== undefined) onUnusable?.(value, problem);
+    return problem === undefined;
+  };
   for (const value of raw) {
-    const typed = /^([A-Za-z0-9]+):(.*)$/.exec(value.trim());
+    const typed = /^([A-Za-z0-9]+):(.*)$/s.exec(value.trim());
     if (typed !== null) {
       if (typed[1]!.toLowerCase() !== 'smtp') continue;
       const address = normalizeEmail(typed[2]!);
+      if (!usable(value, address)) continue;
       if (typed[1] === 'SMTP') primary ??= address;
-      if (address.includes('@')) aliases.push(address);
+      aliases.push(address);
     } else if (value.includes('@')) {
-      aliases.push(normalizeEmail(value));
+      const address = normalizeEmail(value);
+      if (usable(value, address)) aliases.push(address);
     }
   }
   return { primary, aliases };
@@ -89,46 +133,152 @@ function valuesOf(entry: RawEntry, attributes: readonly string[]): readonly stri
   return attributes.flatMap((attr) => values(entry, attr));
 }
 
-/** One directory entry to a DirectoryUser (groups filled in later), or undefined with a warning. */
+/** A value sent in ranges (`proxyAddresses;range=0-1499`): AD does so past MaxValRange values. */
+interface Ranged {
+  values: string[];
+  /** `0-1499`, or `0-*` when this range is the last. */
+  range: string;
+}
+
+/**
+ * The ranged attributes of an entry, by lower-case attribute name; undefined when there are
+ * none (nearly always: one scan of the entry's few attribute names).
+ */
+function rangedAttributes(entry: RawEntry): Map<string, Ranged> | undefined {
+  let out: Map<string, Ranged> | undefined;
+  for (const [key, list] of entry.attributes) {
+    const at = key.indexOf(';range=');
+    if (at < 0) continue;
+    out ??= new Map();
+    out.set(key.slice(0, at), {
+      values: list.map((v) => (typeof v === 'string' ? v : v.toString('utf8'))),
+      range: key.slice(at + ';range='.length),
+    });
+  }
+  return out;
+}
+
+/** The warning line of a value problem (logged, and shown by `check`). */
+export function problemMessage(p: ValueProblem): string {
+  const what = p.value === '' ? p.attribute : `${p.attribute} value "${p.value}"`;
+  return `${what} ${p.problem}: ${CONSEQUENCE[p.field]}`;
+}
+
+/**
+ * One directory entry to a DirectoryUser (groups filled in later), or undefined with a warning.
+ * A value that cannot be used is a problem on the user, which makes its field unknown (never
+ * empty); an entry with no usable address is skipped and, when it had an unusable one, listed
+ * in `unusable` so the plan can name it.
+ */
 export function mapUser(
   entry: RawEntry,
   flavor: Flavor,
   now: Date,
   warnings: DirectoryWarning[],
+  unusable?: UnusableEntry[],
 ): MappedUser | undefined {
   const a = flavor.attributes;
-  const aliasValues = valuesOf(entry, a.aliases);
+  const ranged = rangedAttributes(entry);
+  let problems: ValueProblem[] | undefined;
+  const problem = (field: ValueField, attribute: string, raw: string, why: string): void => {
+    const p: ValueProblem = { field, attribute, value: displayValue(raw), problem: why };
+    if ((field === 'email' || field === 'aliases') && raw !== '') p.resembles = resemblance(raw);
+    (problems ??= []).push(p);
+    warnings.push({ dn: entry.dn, message: problemMessage(p) });
+  };
+  /** The values of one attribute: with the ranges the server sent, unless they stop short. */
+  const read = (attribute: string, field: ValueField): readonly string[] => {
+    const plain = values(entry, attribute);
+    const r = ranged?.get(attributeKey(attribute));
+    if (r === undefined) return plain;
+    if (r.range.endsWith('-*')) return plain.length === 0 ? r.values : [...plain, ...r.values];
+    problem(
+      field,
+      attribute,
+      '',
+      `was read in part (the server sent the range ${r.range} and the rest was not read)`,
+    );
+    return NONE;
+  };
+  const readAll = (attributes: readonly string[], field: ValueField): readonly string[] =>
+    ranged === undefined
+      ? valuesOf(entry, attributes)
+      : attributes.flatMap((attribute) => read(attribute, field));
+
+  const aliasValues = readAll(a.aliases, 'aliases');
   const { primary, aliases: aliasList } =
-    aliasValues.length === 0 ? { primary: undefined, aliases: NONE } : parseAliases(aliasValues);
+    aliasValues.length === 0
+      ? { primary: undefined, aliases: NONE }
+      : parseAliases(aliasValues, (value, why) =>
+          problem('aliases', aliasAttribute(entry, a.aliases, value), value, why),
+        );
   const mail = firstValue(entry, a.email);
+  let address: string | undefined;
+  if (mail !== undefined && trimmed(mail) !== '') {
+    const normalized = normalizeEmail(mail);
+    const why = addressProblem(normalized);
+    if (why === undefined) address = normalized;
+    else problem('email', a.email, mail, why);
+  }
   // Without mail, the primary SMTP address, else the first alias (AD without Exchange often has
   // only userPrincipalName): a person dropped here would count as gone from the directory.
-  const email =
-    mail !== undefined && trimmed(mail) !== '' ? normalizeEmail(mail) : (primary ?? aliasList[0]);
+  const email = address ?? primary ?? aliasList[0];
   if (email === undefined || email === '') {
-    warnings.push({
-      dn: entry.dn,
-      message: `no ${a.email} and no alias address: the user cannot be matched and is skipped`,
-    });
+    if (problems === undefined) {
+      warnings.push({
+        dn: entry.dn,
+        message: `no ${a.email} and no alias address: the user cannot be matched and is skipped`,
+      });
+    } else {
+      warnings.push({
+        dn: entry.dn,
+        message: `no usable ${a.email} or alias address: the entry matches nobody and is skipped`,
+      });
+      unusable?.push({ dn: entry.dn, problems });
+    }
     return undefined;
   }
-  const smartcards: string[] = [];
+  let smartcards: readonly string[] = NONE;
   if (a.smartcards !== undefined) {
-    for (const raw of values(entry, a.smartcards)) {
+    const kept: string[] = [];
+    for (const raw of read(a.smartcards, 'smartcards')) {
       const number = raw.trim();
-      if (/^\d+$/.test(number)) smartcards.push(number);
-      else
-        warnings.push({
-          dn: entry.dn,
-          message: `${a.smartcards} value ${JSON.stringify(raw)} is not a string of digits; ignored`,
-        });
+      const why = cardProblem(number);
+      if (why === undefined) kept.push(number);
+      else problem('smartcards', a.smartcards, raw, why);
     }
+    smartcards = distinctMapped(kept, NONE, same);
   }
-  const rawLogins = valuesOf(entry, a.logins);
-  const logins = distinctMapped(rawLogins, NONE, transformLogin);
+  const loginLists = a.logins.map((attribute) =>
+    ranged === undefined ? values(entry, attribute) : read(attribute, 'logins'),
+  );
+  const rawLogins = loginLists.length === 1 ? loginLists[0]! : loginLists.flat();
+  let logins = distinctMapped(rawLogins, NONE, transformLogin);
+  if (
+    rawLogins.length !== logins.length ||
+    logins.some((login) => loginProblem(login) !== undefined)
+  ) {
+    // Rare: a value to refuse, an empty one, or duplicates. Each attribute, value by value.
+    const kept: string[] = [];
+    for (const [i, attribute] of a.logins.entries()) {
+      for (const raw of loginLists[i]!) {
+        const login = transformLogin(raw);
+        const why = loginProblem(login);
+        if (why === undefined) kept.push(login);
+        else problem('logins', attribute, raw, why);
+      }
+    }
+    logins = distinctMapped(kept, NONE, same);
+  }
   // posixGroup memberUid may name the POSIX uid or a login.
   const uids = distinctMapped(values(entry, 'uid'), rawLogins, lowerTrimmed);
   const memberOf = values(entry, a.memberOf);
+  if (ranged?.get(attributeKey(a.memberOf))?.range.endsWith('-*') === false) {
+    warnings.push({
+      dn: entry.dn,
+      message: `${a.memberOf} was read in part: groups are taken from the groups' member lists`,
+    });
+  }
   const dn = normalizeDn(entry.dn);
   const user: DirectoryUser = {
     id: flavor.decodeId(entry, a.id) ?? dn,
@@ -141,17 +291,48 @@ export function mapUser(
     firstName: trimmed(firstValue(entry, a.firstName) ?? ''),
     lastName: trimmed(firstValue(entry, a.lastName) ?? ''),
     logins,
-    smartcards: distinctMapped(smartcards, NONE, same),
+    smartcards,
     groups: [],
     disabled: flavor.disabled(entry),
     expired: flavor.expired(entry, now),
   };
+  if (problems !== undefined) user.problems = problems;
   const node: MemberNode = {
     dn,
     uids,
     memberOf: memberOf.length === 0 ? NONE : normalizeDns(memberOf),
   };
   return { user, node };
+}
+
+/**
+ * An unusable address as the address it was probably meant to be: `smtp:` taken off, spaces and
+ * control characters taken out, lower-cased.
+ */
+export function resemblance(raw: string): string {
+  return lower(raw.replace(/[\p{Cc}\p{Cf}\p{Z}\s]/gu, '').replace(/^smtp:/i, ''));
+}
+
+/** How many warnings a read logs one by one; the rest are counted. */
+const LOGGED_WARNINGS = 50;
+
+/** Logs a read's warnings (DN and problem each), so no source drops them silently. */
+export function logWarnings(logger: Logger, warnings: readonly DirectoryWarning[]): void {
+  for (const w of warnings.slice(0, LOGGED_WARNINGS))
+    logger.warn('directory entry warning', { dn: w.dn, problem: w.message });
+  if (warnings.length > LOGGED_WARNINGS)
+    logger.warn('more directory entry warnings not logged', {
+      count: warnings.length - LOGGED_WARNINGS,
+    });
+}
+
+/** Which of the alias attributes holds `value` (for the problem's report). */
+function aliasAttribute(entry: RawEntry, attributes: readonly string[], value: string): string {
+  return (
+    attributes.find((attribute) => values(entry, attribute).includes(value)) ??
+    attributes[0] ??
+    'aliases'
+  );
 }
 
 export function mapGroup(entry: RawEntry, flavor: Flavor, members: readonly string[]): GroupNode {
@@ -176,6 +357,8 @@ export function assembleSnapshot(input: {
   groupNames: Map<string, string>;
   groupsOfInterest: readonly string[];
   warnings: DirectoryWarning[];
+  /** Entries skipped for an address that cannot be used (see `mapUser`). */
+  unusable?: UnusableEntry[];
   stats: ReadStats;
   now: Date;
 }): DirectorySnapshot {
@@ -224,6 +407,7 @@ export function assembleSnapshot(input: {
     users,
     groups,
     warnings: input.warnings,
+    unusable: input.unusable ?? [],
     stats: input.stats,
     readAt: input.now.toISOString(),
   };

@@ -10,5 +10,7 @@ export function createDirectorySource(
   config: SourceConfig,
   deps: LdapSourceDeps = {},
 ): DirectorySource {
-  return config.type === 'ldap' ? new LdapSource(config, deps) : new LdifSource(config, deps.clock);
+  return config.type === 'ldap'
+    ? new LdapSource(config, deps)
+    : new LdifSource(config, deps.clock, deps.logger);
 }

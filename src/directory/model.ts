@@ -13,9 +13,12 @@ export interface DirectoryUser {
   aliases: readonly string[];
   firstName: string;
   lastName: string;
-  /** Workstation login names, transformed: lower-case, `DOMAIN\` stripped. */
+  /**
+   * Workstation login names, transformed: lower-case, `DOMAIN\` stripped. Unknown (and not to
+   * be acted on) when `problems` names `logins`: then this holds only the usable values.
+   */
   logins: readonly string[];
-  /** Smart card numbers, digits only. */
+  /** Smart card numbers, digits only. Unknown when `problems` names `smartcards`. */
   smartcards: readonly string[];
   /** Normalized DNs of the groups the user is in, nested groups resolved. Shared: never mutated. */
   groups: readonly string[];
@@ -23,11 +26,58 @@ export interface DirectoryUser {
   disabled: boolean;
   /** AD accountExpires in the past. */
   expired: boolean;
+  /**
+   * Values dirsync cannot use (absent when there are none). A problem with `logins` or
+   * `smartcards` makes that field unknown: the organization's value is left as it is.
+   */
+  problems?: readonly ValueProblem[];
+}
+
+/** The user fields a directory value feeds. */
+export type ValueField = 'email' | 'aliases' | 'logins' | 'smartcards';
+
+/**
+ * A directory value that cannot be used: malformed (a card that is not digits, a login with a
+ * space or a control character, an address that is not one), or an attribute the server sent
+ * only in part (a ranged retrieval that did not finish).
+ */
+export interface ValueProblem {
+  field: ValueField;
+  /** The directory attribute, as the config or flavor names it (employeeNumber, mail). */
+  attribute: string;
+  /** The value, escaped (control characters visible) and cut short; '' for a partial read. */
+  value: string;
+  /** What is wrong with it (`holds a space`, `is not a string of digits`). */
+  problem: string;
+  /**
+   * `email` and `aliases`: the address lower-cased with spaces and control characters taken
+   * out, so the planner can tell an organization user this entry probably is.
+   */
+  resembles?: string;
+}
+
+/** What a problem means for the user, in the words of the warnings and the plan. */
+export const CONSEQUENCE: Record<ValueField, string> = {
+  email: 'the user cannot be matched by this address',
+  aliases: 'the user cannot be matched by this address',
+  logins: "the organization's computer usernames are left as they are",
+  smartcards: "the organization's smart cards are left as they are",
+};
+
+/** Whether the directory's value of `field` is known: no problem makes it unknown. */
+export function isKnown(user: DirectoryUser, field: ValueField): boolean {
+  return user.problems === undefined || !user.problems.some((p) => p.field === field);
 }
 
 export interface DirectoryWarning {
   dn: string;
   message: string;
+}
+
+/** An entry skipped because none of its addresses can be used: it matches nobody. */
+export interface UnusableEntry {
+  dn: string;
+  problems: readonly ValueProblem[];
 }
 
 /** What was read, so the planner can judge whether the read is complete and plausible. */
@@ -55,6 +105,11 @@ export interface DirectorySnapshot {
   /** Normalized DN -> display name, for the groups that were resolved. */
   groups: Map<string, string>;
   warnings: DirectoryWarning[];
+  /**
+   * Entries skipped because an address they have cannot be used (no usable one left). Absent
+   * from older sources; entries with no address at all are only counted (`usersWithoutEmail`).
+   */
+  unusable?: UnusableEntry[];
   stats: ReadStats;
   /** ISO time the read finished. */
   readAt: string;

@@ -1,3 +1,5 @@
+import { escapeControl, truncate } from '../text.js';
+
 /**
  * Lower-casing and trimming that return the string itself when there is nothing to change.
  * `toLowerCase()` and `trim()` build a new string every time; at 100k users, on every DN, email
@@ -21,4 +23,26 @@ export function trimmed(value: string): string {
   if (value.length === 0) return value;
   if (plain(value.charCodeAt(0)) && plain(value.charCodeAt(value.length - 1))) return value;
   return value.trim();
+}
+
+/**
+ * Characters no login, card number or address may hold: controls (C0 with newline and ESC, DEL,
+ * C1), format characters (bidi overrides, zero-width characters), line and paragraph
+ * separators, lone surrogates. Such a value is refused, never sent to the API.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+/** The ones `escapeControl` leaves as they are: invisible, so escaped here for display. */
+const INVISIBLE = /[\p{Cf}\p{Cs}]/gu;
+
+export function hasUnsafeCharacters(value: string): boolean {
+  return UNSAFE.test(value);
+}
+
+/** A directory value for a warning or a plan: every unsafe character visible, at most `max` long. */
+export function displayValue(value: string, max = 80): string {
+  const visible = value.replace(
+    INVISIBLE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return truncate(escapeControl(visible), max);
 }

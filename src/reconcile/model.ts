@@ -3,6 +3,8 @@
  * it changes. Dry run is "plan and stop"; apply executes exactly these actions.
  */
 
+import type { ValueField } from '../directory/model.js';
+
 export type Rank = 'SUPER' | 'ADMIN' | 'REGULAR';
 export type AdStatus = 'PENDING' | 'ACTIVE' | 'SUSPENDED';
 
@@ -60,6 +62,23 @@ export interface Note {
   message: string;
 }
 
+/**
+ * A directory value dirsync cannot use. The field it feeds is unknown for that user: logins
+ * and smart cards are left as the organization has them; an address cannot match anyone.
+ */
+export interface PlanProblem {
+  /** The organization user it concerns, else the directory's address; null when none is usable. */
+  email: string | null;
+  dn: string;
+  field: ValueField;
+  /** The directory attribute (employeeNumber, sAMAccountName, mail). */
+  attribute: string;
+  /** The value, control characters escaped, cut at 80 characters; '' for a partial read. */
+  value: string;
+  /** What is wrong with it. */
+  problem: string;
+}
+
 export interface PlanSummary {
   directoryUsers: number;
   organizationUsers: number;
@@ -79,6 +98,11 @@ export interface Plan {
   ambiguous: { email: string; dns: string[] }[];
   /** Things the rules wanted that the plan does not do, and why. */
   notes: Note[];
+  /**
+   * Directory values dirsync cannot use, for the users in scope and the entries it had to skip
+   * (sorted by email, then DN). Absent from plans saved before it existed.
+   */
+  problems?: PlanProblem[];
   /** Removal timers: started this run (emailId -> since) and cleared (user back). */
   timers: { started: Record<string, string>; cleared: number[] };
   summary: PlanSummary;

@@ -1,6 +1,11 @@
 import type { RulesConfig } from '../config/schema.js';
 import { normalizeDn } from '../directory/dn.js';
-import type { DirectoryUser } from '../directory/model.js';
+import {
+  isKnown,
+  type DirectoryUser,
+  type UnusableEntry,
+  type ValueProblem,
+} from '../directory/model.js';
 import type { StateRecord, UserState } from '../state/model.js';
 import { matchUsers, type MatchResult } from './match.js';
 import {
@@ -11,6 +16,7 @@ import {
   type OrgDetails,
   type OrgUser,
   type Plan,
+  type PlanProblem,
   type Rank,
 } from './model.js';
 
@@ -27,6 +33,8 @@ export interface PlanInput {
   now: Date;
   /** `matchUsers(directory, organization)`, when the caller has it already (it is O(users)). */
   match?: MatchResult;
+  /** Directory entries skipped for want of a usable address (`DirectorySnapshot.unusable`). */
+  unusable?: readonly UnusableEntry[];
 }
 
 const DAY_MS = 86_400_000;
@@ -130,10 +138,12 @@ export function detailReadsNeeded(
       (wantCards && record?.smartcards === undefined);
     // /modifysmartcard replaces the whole list and the record keeps numbers only: read the
     // labels of a user whose cards are about to change, so the cards kept keep their label.
+    const dir = matches.get(org.emailId)!;
     const cardsChange =
       wantCards &&
       record?.smartcards !== undefined &&
-      !sameSet(record.smartcards, matches.get(org.emailId)!.smartcards);
+      isKnown(dir, 'smartcards') &&
+      !sameSet(record.smartcards, dir.smartcards);
     if (options.sweep || unknown || cardsChange) out.push(org.emailId);
   }
   return out;
@@ -181,7 +191,9 @@ export function plan(input: PlanInput): Plan {
     input.match ?? matchUsers(input.directory, input.organization);
   const actions: Action[] = [];
   const notes: Note[] = [];
+  const problems: PlanProblem[] = [];
   const timers: Plan['timers'] = { started: {}, cleared: [] };
+  const unreadable = unreadableAddresses(input, unmatched);
   let managed = 0;
   let matched = 0;
 
@@ -203,13 +215,26 @@ export function plan(input: PlanInput): Plan {
     };
     const dir = matches.get(org.emailId);
     if (dir === undefined) {
-      planAbsent(ctx, input, timers);
+      const entry = unreadable.get(org.email.trim().toLowerCase());
+      if (entry === undefined) planAbsent(ctx, input, timers);
+      else planUnreadable(ctx, entry, timers);
       continue;
     }
     matched++;
     if (ctx.record?.missingSince !== undefined) timers.cleared.push(org.emailId);
+    for (const p of dir.problems ?? []) problems.push(planProblem(org.email, dir.dn, p));
     planPresent(ctx, dir, input);
   }
+  for (const u of unmatched) {
+    if (u.problems !== undefined && inScope(u.email, rules))
+      for (const p of u.problems) problems.push(planProblem(u.email, u.dn, p));
+  }
+  for (const entry of input.unusable ?? [])
+    for (const p of entry.problems) problems.push(planProblem(null, entry.dn, p));
+  problems.sort(
+    (a, b) =>
+      compareEmails(a.email ?? '', b.email ?? '') || (a.dn < b.dn ? -1 : a.dn > b.dn ? 1 : 0),
+  );
 
   actions.sort(
     (a, b) =>
@@ -229,6 +254,7 @@ export function plan(input: PlanInput): Plan {
       .sort((a, b) => compareEmails(a.email, b.email)),
     ambiguous,
     notes,
+    problems,
     timers,
     summary: {
       directoryUsers: input.directory.length,
@@ -296,7 +322,9 @@ function planPresent(ctx: UserContext, dir: DirectoryUser, input: PlanInput): vo
   }
 
   const details = input.details.get(org.emailId);
-  if (rules.computerUsernames === 'manage') {
+  if (rules.computerUsernames === 'manage' && !isKnown(dir, 'logins')) {
+    noteUnknown(ctx, dir, 'logins', 'computer usernames');
+  } else if (rules.computerUsernames === 'manage') {
     const current = details?.computerUsernames ?? ctx.record?.computerUsernames;
     if (current === undefined || !sameSet(current, dir.logins)) {
       add(
@@ -308,7 +336,9 @@ function planPresent(ctx: UserContext, dir: DirectoryUser, input: PlanInput): vo
       );
     }
   }
-  if (rules.smartcards === 'manage') {
+  if (rules.smartcards === 'manage' && !isKnown(dir, 'smartcards')) {
+    noteUnknown(ctx, dir, 'smartcards', 'smart cards');
+  } else if (rules.smartcards === 'manage') {
     const current = details?.smartcards.map((c) => c.number) ?? ctx.record?.smartcards;
     if (current === undefined || !sameSet(current, dir.smartcards)) {
       const labels = new Map(details?.smartcards.map((c) => [c.number, c.label]));
@@ -344,6 +374,68 @@ function planPresent(ctx: UserContext, dir: DirectoryUser, input: PlanInput): vo
       }
     }
   }
+}
+
+/**
+ * A value the directory holds but dirsync cannot use is unknown, never empty: the
+ * organization's value stays, and the note says which value and where.
+ */
+function noteUnknown(
+  ctx: UserContext,
+  dir: DirectoryUser,
+  field: 'logins' | 'smartcards',
+  what: string,
+): void {
+  for (const p of dir.problems ?? []) {
+    if (p.field !== field) continue;
+    const value = p.value === '' ? p.attribute : `${p.attribute} value "${p.value}"`;
+    note(ctx, `${what} left as they are: ${value} of ${dir.dn} ${p.problem}`);
+  }
+}
+
+function planProblem(email: string | null, dn: string, p: ValueProblem): PlanProblem {
+  return { email, dn, field: p.field, attribute: p.attribute, value: p.value, problem: p.problem };
+}
+
+/** An entry whose unusable address looks like an organization user's, and the problem. */
+interface Unreadable {
+  dn: string;
+  problem: ValueProblem;
+}
+
+/**
+ * Organization addresses that a directory entry probably holds in a form dirsync cannot use
+ * (`joe @corp.example.com`): entries skipped for want of a usable address, and directory users
+ * matched to nobody. Keyed by the address the value resembles.
+ */
+function unreadableAddresses(
+  input: PlanInput,
+  unmatched: readonly DirectoryUser[],
+): Map<string, Unreadable> {
+  const out = new Map<string, Unreadable>();
+  const add = (dn: string, problems: readonly ValueProblem[] | undefined): void => {
+    for (const problem of problems ?? [])
+      if (problem.resembles !== undefined && !out.has(problem.resembles))
+        out.set(problem.resembles, { dn, problem });
+  };
+  for (const entry of input.unusable ?? []) add(entry.dn, entry.problems);
+  for (const u of unmatched) add(u.dn, u.problems);
+  return out;
+}
+
+/**
+ * Not matched, but a directory entry holds this address in a form dirsync cannot use: the person
+ * is probably there. Unreadable is not absent: no suspension, no removal, and the removal timer
+ * stops, as for a user in the directory.
+ */
+function planUnreadable(ctx: UserContext, entry: Unreadable, timers: Plan['timers']): void {
+  if (ctx.record?.missingSince !== undefined) timers.cleared.push(ctx.org.emailId);
+  if (ctx.org.tag === 'GUEST') return;
+  const p = entry.problem;
+  note(
+    ctx,
+    `not matched, but left alone as if in the directory: ${p.attribute} value "${p.value}" of ${entry.dn} ${p.problem} and looks like this address; fix the entry`,
+  );
 }
 
 function planAbsent(ctx: UserContext, input: PlanInput, timers: Plan['timers']): void {

@@ -123,6 +123,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
     protectedUsers: protectedUsers(config),
     now,
     match: matchUsers(snapshot.users, organization),
+    unusable: snapshot.unusable ?? [],
   };
   const sweep = sweepDue(store.state, now, durationMs(config.verifyEvery));
   const ids = detailReadsNeeded(base, { sweep });

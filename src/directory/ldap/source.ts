@@ -1,7 +1,7 @@
 import type { LdapSourceConfig } from '../../config/source.js';
 import { DirectoryError } from '../../errors.js';
 import { createSilentLogger, type Logger } from '../../log.js';
-import { assembleSnapshot, mapGroup, mapUser, type MappedUser } from '../build.js';
+import { assembleSnapshot, logWarnings, mapGroup, mapUser, type MappedUser } from '../build.js';
 import { normalizeDn } from '../dn.js';
 import {
   AD_CAPABILITY_OID,
@@ -19,6 +19,7 @@ import {
   type DirectoryWarning,
   type RawEntry,
   type ReadRequest,
+  type UnusableEntry,
 } from '../model.js';
 import { findRanged, LdapConnection } from './connection.js';
 import { appendAll } from '../append.js';
@@ -107,6 +108,7 @@ export class LdapSource implements DirectorySource {
       const flavor = withAttributes(FLAVORS[flavorName], c.attributes);
       const now = this.clock();
       const warnings: DirectoryWarning[] = [];
+      const unusable: UnusableEntry[] = [];
 
       const nested = c.groups.nested === 'auto' ? flavor.nested : c.groups.nested;
       const interest = request.groupsOfInterest;
@@ -119,6 +121,7 @@ export class LdapSource implements DirectorySource {
         flavor,
         now,
         warnings,
+        unusable,
         groupRead?.graph,
       );
       const resolved =
@@ -130,14 +133,14 @@ export class LdapSource implements DirectorySource {
               groupsPerBase: groupRead.groupsPerBase,
             };
 
-      for (const w of warnings.slice(0, 50))
-        this.logger.warn('directory entry read in part', { dn: w.dn, problem: w.message });
+      logWarnings(this.logger, warnings);
       return assembleSnapshot({
         users,
         memberships: resolved.memberships,
         groupNames: resolved.groupNames,
         groupsOfInterest: interest,
         warnings,
+        unusable,
         stats: {
           source: conn.url,
           flavor: flavor.name,
@@ -159,6 +162,7 @@ export class LdapSource implements DirectorySource {
     flavor: Flavor,
     now: Date,
     warnings: DirectoryWarning[],
+    unusable: UnusableEntry[],
     graph: GroupGraph | undefined,
   ) {
     const attributes = userAttributes(flavor);
@@ -179,7 +183,7 @@ export class LdapSource implements DirectorySource {
         count += page.length;
         this.deps.onProgress?.(`reading users under ${base}: ${count}`);
         for (const entry of page) {
-          const mapped = mapUser(entry, flavor, now, warnings);
+          const mapped = mapUser(entry, flavor, now, warnings, unusable);
           if (mapped === undefined) {
             withoutEmail++;
             continue;

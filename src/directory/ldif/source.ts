@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { LdifSourceConfig } from '../../config/source.js';
 import { DirectoryError } from '../../errors.js';
-import { assembleSnapshot, mapGroup, mapUser, type MappedUser } from '../build.js';
+import { createSilentLogger, type Logger } from '../../log.js';
+import { assembleSnapshot, logWarnings, mapGroup, mapUser, type MappedUser } from '../build.js';
 import { isUnder, normalizeDn } from '../dn.js';
 import { compileFilter } from '../filter.js';
 import { FLAVORS, withAttributes, type Flavor } from '../flavors.js';
@@ -12,6 +13,7 @@ import {
   type DirectorySource,
   type DirectoryWarning,
   type ReadRequest,
+  type UnusableEntry,
 } from '../model.js';
 import { parseLdif } from './parse.js';
 
@@ -25,6 +27,7 @@ export class LdifSource implements DirectorySource {
   constructor(
     private readonly config: LdifSourceConfig,
     private readonly clock: () => Date = () => new Date(),
+    private readonly logger: Logger = createSilentLogger(),
   ) {
     this.flavor = withAttributes(FLAVORS[config.flavor], config.attributes);
   }
@@ -65,6 +68,7 @@ export class LdifSource implements DirectorySource {
       bases.length === 0 ? '' : bases.find((b) => isUnder(dn, b));
 
     const warnings: DirectoryWarning[] = [];
+    const unusable: UnusableEntry[] = [];
     const users: MappedUser[] = [];
     const groups: GroupNode[] = [];
     const usersPerBase: Record<string, number> = {};
@@ -75,7 +79,7 @@ export class LdifSource implements DirectorySource {
       const userBase = inBases(dn, userBases);
       if (userBase !== undefined && isUser(entry)) {
         usersPerBase[userBase] = (usersPerBase[userBase] ?? 0) + 1;
-        const mapped = mapUser(entry, this.flavor, now, warnings);
+        const mapped = mapUser(entry, this.flavor, now, warnings, unusable);
         if (mapped === undefined) withoutEmail++;
         else users.push(mapped);
         continue;
@@ -105,12 +109,14 @@ export class LdifSource implements DirectorySource {
       groups,
       warnings,
     );
+    logWarnings(this.logger, warnings);
     return assembleSnapshot({
       users,
       memberships: (i) => memberships[i]!,
       groupNames: new Map(groups.map((g) => [g.dn, g.name])),
       groupsOfInterest: request.groupsOfInterest,
       warnings,
+      unusable,
       stats: {
         source: this.config.file,
         flavor: this.flavor.name,
