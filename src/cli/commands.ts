@@ -4,7 +4,7 @@ import { Config } from '../config/schema.js';
 import type { Env } from '../config/load.js';
 import { ConfigError, type ExitCode } from '../errors.js';
 import type { Plan } from '../reconcile/model.js';
-import { renderPlan, useColor } from '../reconcile/render.js';
+import { jsonText, renderPlan, useColor } from '../reconcile/render.js';
 import { applyRun, planRun } from '../reconcile/run.js';
 import { configPath, openRunContext } from './context.js';
 import type { CliIo } from './main.js';
@@ -27,7 +27,7 @@ export async function planCommand(
     if (opts.out !== undefined)
       writeFileSync(opts.out, JSON.stringify(planned.plan, null, 2) + '\n');
     if (opts.json === true) {
-      ctx.io.stdout.write(JSON.stringify({ ...planned.plan, rails: planned.trips }) + '\n');
+      ctx.io.stdout.write(jsonText({ ...planned.plan, rails: planned.trips }) + '\n');
     } else {
       ctx.io.stdout.write(renderPlan(planned.plan, { color: useColor(ctx.io.stdout, ctx.env) }));
       if (planned.trips.length > 0) {

@@ -1,13 +1,21 @@
 import { asEmailId } from '../api/ids.js';
+import { problemMessage } from '../directory/build.js';
+import { isKnown } from '../directory/model.js';
 import type { ExitCode } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import { matchUsers } from '../reconcile/match.js';
 import type { OrgDetails } from '../reconcile/model.js';
 import { desiredRank, inScope, plan } from '../reconcile/plan.js';
-import { renderPlan, useColor } from '../reconcile/render.js';
+import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
 import { groupsOfInterest, protectedUsers, readOrganization } from '../reconcile/run.js';
 import type { CommandEnv } from './commands.js';
 import { configPath, openRunContext, type RunContext } from './context.js';
+
+/** A list of directory or API values on one line; `(unknown ...)` when the directory's cannot be used. */
+function list(values: readonly string[], known: boolean): string {
+  const shown = `[${values.map(printable).join(', ')}]`;
+  return known ? shown : `(unknown: a value cannot be used; usable ones ${shown})`;
+}
 
 async function readBoth(run: RunContext) {
   const { config, source, api } = run.deps;
@@ -46,13 +54,16 @@ export async function checkCommand(ctx: CommandEnv, opts: { config?: string }): 
       `matching   ${matches.size} matched, ${scoped.length} in scope, ${unmatched.filter((u) => inScope(u.email, config.rules)).length} in the directory only, ` +
         `${absent} in scope but not in the directory, ${ambiguous.length} ambiguous`,
     );
-    for (const w of snapshot.warnings.slice(0, 5)) out(`warning    ${w.dn}: ${w.message}`);
+    for (const w of snapshot.warnings.slice(0, 5))
+      out(`warning    ${printable(w.dn)}: ${printable(w.message)}`);
+    if (snapshot.warnings.length > 5)
+      out(`warning    ... and ${snapshot.warnings.length - 5} more (\`dirsync plan\` lists them)`);
     const sample = scoped.filter((u) => matches.has(u.emailId)).slice(0, 3);
     for (const u of sample) {
       const d = matches.get(u.emailId)!;
       const rank = desiredRank(d, config.rules);
       out(
-        `sample     ${u.email}: rank ${rank.rank} (${rank.why}), logins [${d.logins.join(', ')}]${d.disabled || d.expired ? ', disabled' : ''}`,
+        `sample     ${printable(u.email)}: rank ${rank.rank} (${printable(rank.why)}), logins ${list(d.logins, isKnown(d, 'logins'))}${d.disabled || d.expired ? ', disabled' : ''}`,
       );
     }
     return 0;
@@ -88,22 +99,25 @@ export async function explainCommand(
         hint: 'check the spelling; `dirsync check` shows counts',
       });
     }
-    out(`${email}`);
+    out(printable(email));
     out(
       `  in scope: ${inScope(email, config.rules) ? 'yes' : `no (rules.scope: ${config.rules.scope.emailDomains.join(', ')}; exclude ${config.rules.scope.exclude.length})`}`,
     );
     if (dir === undefined) out('  directory: not found (no entry with this email or alias)');
     else {
-      out(`  directory: ${dir.dn}`);
-      out(`    id ${dir.id}; email ${dir.email}; aliases [${dir.aliases.join(', ')}]`);
+      out(`  directory: ${printable(dir.dn)}`);
       out(
-        `    logins [${dir.logins.join(', ')}]; smart cards [${dir.smartcards.join(', ')}]; disabled ${dir.disabled}; expired ${dir.expired}`,
+        `    id ${printable(dir.id)}; email ${printable(dir.email)}; aliases ${list(dir.aliases, true)}`,
       );
       out(
-        `    groups that rules name: ${dir.groups.length === 0 ? '(none)' : dir.groups.map((g) => snapshot.groups.get(g) ?? g).join(', ')}`,
+        `    logins ${list(dir.logins, isKnown(dir, 'logins'))}; smart cards ${list(dir.smartcards, isKnown(dir, 'smartcards'))}; disabled ${dir.disabled}; expired ${dir.expired}`,
+      );
+      for (const p of dir.problems ?? []) out(`    cannot use: ${printable(problemMessage(p))}`);
+      out(
+        `    groups that rules name: ${dir.groups.length === 0 ? '(none)' : printable(dir.groups.map((g) => snapshot.groups.get(g) ?? g).join(', '))}`,
       );
       const rank = desiredRank(dir, config.rules);
-      out(`    rank by the rules: ${rank.rank} (${rank.why})`);
+      out(`    rank by the rules: ${rank.rank} (${printable(rank.why)})`);
     }
     const details = new Map<number, OrgDetails>();
     if (org === undefined) out('  organization: not found (this API cannot create users)');
@@ -114,13 +128,16 @@ export async function explainCommand(
         smartcards: d.smartcards.map((c) => ({ number: c.number, label: c.label ?? '' })),
       });
       out(
-        `  organization: email_id ${org.emailId}, user_id ${org.userId}, ${org.tag}, ${org.adStatus}`,
+        `  organization: ${printable(org.email)}, email_id ${org.emailId}, user_id ${org.userId}, ${org.tag}, ${org.adStatus}`,
       );
       out(
-        `    computer usernames [${d.computerUsernames.join(', ')}]; smart cards [${d.smartcards.map((c) => c.number).join(', ')}]`,
+        `    computer usernames ${list(d.computerUsernames, true)}; smart cards ${list(
+          d.smartcards.map((c) => c.number),
+          true,
+        )}`,
       );
       const record = store.state.users[String(org.emailId)];
-      out(`    state record: ${record === undefined ? '(none yet)' : JSON.stringify(record)}`);
+      out(`    state record: ${record === undefined ? '(none yet)' : jsonText(record)}`);
     }
     if (org !== undefined) {
       const p = plan({
@@ -131,6 +148,7 @@ export async function explainCommand(
         rules: config.rules,
         protectedUsers: protectedUsers(config),
         now: new Date(),
+        unusable: snapshot.unusable ?? [],
       });
       out('');
       ctx.io.stdout.write(

@@ -1,3 +1,5 @@
+import { CONSEQUENCE } from '../directory/model.js';
+import { escapeControl } from '../text.js';
 import type { ActionKind, Plan } from './model.js';
 
 const SYMBOL: Record<ActionKind, string> = {
@@ -30,11 +32,35 @@ const SUMMARY: [ActionKind, string][] = [
   ['remove', 'to remove'],
 ];
 
+/** Directory or API text on one line: ESC, newlines and other controls as visible escapes. */
+export function printable(text: string): string {
+  return escapeControl(text);
+}
+
+// JSON.stringify escapes C0 controls but lets DEL, C1 controls and bidi overrides through.
+const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON for a terminal or a pipe: the characters `JSON.stringify` leaves raw written as `\uXXXX`
+ * (they can only sit inside strings, where that means the same: it parses to the same value).
+ */
+export function jsonText(value: unknown, space?: number): string {
+  const text = JSON.stringify(value, null, space);
+  JSON_UNSAFE.lastIndex = 0;
+  return JSON_UNSAFE.test(text)
+    ? text.replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    : text;
+}
+
+/** A before/after value on one line, whatever it holds (values come from the directory and the API). */
 function show(value: unknown): string {
   if (value === null || value === undefined) return '(unknown)';
-  if (Array.isArray(value)) return `[${value.join(', ')}]`;
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map((v) => show(v)).join(', ')}]`;
+  return printable(typeof value === 'string' ? value : (JSON.stringify(value) ?? typeof value));
 }
+
+/** How many lines of each list the plan shows; `--json` lists all. */
+const SHOWN = 20;
 
 /** The plan for a person, like a terraform plan: grouped by user, +/~/!/-, a summary line. */
 export interface RenderOptions {
@@ -60,6 +86,11 @@ export function useColor(
   return tty && (env['NO_COLOR'] === undefined || env['NO_COLOR'] === '');
 }
 
+/**
+ * Every value printed here (emails, DNs, reasons, notes) may come from the directory or the
+ * API: each goes through `printable`, so ESC or a newline shows as `\x1b` or `\n` and can
+ * neither repaint the terminal nor forge a line of the plan.
+ */
 export function renderPlan(plan: Plan, options: RenderOptions = {}): string {
   const paint = (code: string, text: string): string =>
     options.color === true ? `${code}${text}${RESET}` : text;
@@ -74,15 +105,16 @@ export function renderPlan(plan: Plan, options: RenderOptions = {}): string {
   for (const a of plan.actions) {
     if (a.email !== current) {
       current = a.email;
-      lines.push('', `  ${a.email}`);
+      lines.push('', `  ${printable(a.email)}`);
     }
     const change =
       a.kind === 'remove' || a.kind === 'promote_guest' || a.kind.endsWith('suspend')
         ? ''
         : `: ${show(a.before)} -> ${show(a.after)}`;
-    const symbol = SYMBOL[a.kind];
+    // A plan file given to `apply --plan` may name a kind this version does not know.
+    const symbol = SYMBOL[a.kind] ?? '?';
     lines.push(
-      `    ${paint(COLOR[symbol] ?? '', `${symbol} ${LABEL[a.kind]}${change}`)}    ${paint(DIM, `# ${a.reason}`)}`,
+      `    ${paint(COLOR[symbol] ?? '', `${symbol} ${LABEL[a.kind] ?? printable(String(a.kind))}${change}`)}    ${paint(DIM, `# ${printable(a.reason)}`)}`,
     );
   }
   if (plan.notInOrganization.length > 0) {
@@ -90,19 +122,34 @@ export function renderPlan(plan: Plan, options: RenderOptions = {}): string {
       '',
       `In the directory but not in the organization (this API cannot create users): ${plan.notInOrganization.length}`,
     );
-    for (const u of plan.notInOrganization.slice(0, 20)) lines.push(`    ${u.email}  ${u.dn}`);
-    if (plan.notInOrganization.length > 20)
-      lines.push(`    ... and ${plan.notInOrganization.length - 20} more (--json lists all)`);
+    for (const u of plan.notInOrganization.slice(0, SHOWN))
+      lines.push(`    ${printable(u.email)}  ${printable(u.dn)}`);
+    if (plan.notInOrganization.length > SHOWN)
+      lines.push(`    ... and ${plan.notInOrganization.length - SHOWN} more (--json lists all)`);
   }
   if (plan.ambiguous.length > 0) {
     lines.push('', `Ambiguous matches, left alone: ${plan.ambiguous.length}`);
-    for (const a of plan.ambiguous.slice(0, 20)) lines.push(`    ${a.email}: ${a.dns.join(' | ')}`);
+    for (const a of plan.ambiguous.slice(0, SHOWN))
+      lines.push(`    ${printable(a.email)}: ${a.dns.map(printable).join(' | ')}`);
   }
   if (plan.notes.length > 0) {
     lines.push('', `Notes: ${plan.notes.length}`);
-    for (const n of plan.notes.slice(0, 20)) lines.push(`    ${n.email}: ${n.message}`);
-    if (plan.notes.length > 20)
-      lines.push(`    ... and ${plan.notes.length - 20} more (--json lists all)`);
+    for (const n of plan.notes.slice(0, SHOWN))
+      lines.push(`    ${printable(n.email)}: ${printable(n.message)}`);
+    if (plan.notes.length > SHOWN)
+      lines.push(`    ... and ${plan.notes.length - SHOWN} more (--json lists all)`);
+  }
+  const problems = plan.problems ?? [];
+  if (problems.length > 0) {
+    lines.push('', `Directory values dirsync cannot use: ${problems.length}`);
+    for (const p of problems.slice(0, SHOWN)) {
+      const value = p.value === '' ? p.attribute : `${p.attribute} "${p.value}"`;
+      lines.push(
+        `    ${printable(p.email ?? '(no usable address)')}  ${printable(p.dn)}: ${printable(`${value} ${p.problem}; ${CONSEQUENCE[p.field] ?? 'left alone'}`)}`,
+      );
+    }
+    if (problems.length > SHOWN)
+      lines.push(`    ... and ${problems.length - SHOWN} more (--json lists all)`);
   }
   const parts = SUMMARY.map(([kind, label]) => `${s.actions[kind] ?? 0} ${label}`);
   lines.push(
