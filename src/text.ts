@@ -76,3 +76,15 @@ export function safeText(
   const escaped = escapeControl(scrubbed);
   return options.max === undefined ? escaped : truncate(escaped, options.max);
 }
+
+/** A byte count for people: `1 MiB`, `10 MiB`, `1 GiB`, or `1500 bytes`. */
+export function formatBytes(bytes: number): string {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}

@@ -13,7 +13,11 @@ import {
 } from './http.js';
 import { asEmailId, asUserId, type EmailId, type UserId } from './ids.js';
 import { RequestLimiter, type Clock, type Sleep } from './limiter.js';
-import { ListingDecoder } from './listing-stream.js';
+import {
+  DEFAULT_MAX_ELEMENT_BYTES,
+  ListingDecoder,
+  ListingElementTooLargeError,
+} from './listing-stream.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import {
   ListingFormatError,
@@ -28,8 +32,10 @@ import {
   type UserTag,
 } from './schema.js';
 import {
+  DEFAULT_BODY_LIMITS,
   HttpTransport,
   type ApiRequest,
+  type BodyLimits,
   type ArraySink,
   type Attempt,
   type BodyReader,
@@ -47,6 +53,8 @@ export interface ApiClientOptions {
   /** Optional cap on requests started per second, for a service with a published rate limit. */
   requestsPerSecond?: number | undefined;
   timeouts?: Partial<Timeouts> | undefined;
+  /** Size limits on answers; see {@link ApiLimits}. */
+  limits?: Partial<ApiLimits> | undefined;
   retry?: Partial<RetryPolicy> | undefined;
   /** A PEM bundle trusted on top of the system roots (`api.tls.caFile`). */
   caFile?: string | undefined;
@@ -68,6 +76,20 @@ export interface ApiClientOptions {
   /** Told of every retry (for metrics): the status that caused it, if any (429, 503, ...). */
   onRetry?: ((event: RetryEvent) => void) | undefined;
 }
+
+/**
+ * The most an answer may weigh, in bytes: an answer over a limit fails the call (never retried)
+ * instead of being held in memory. A 400 MB listing element once took 3 GB.
+ */
+export interface ApiLimits extends BodyLimits {
+  /** One element of a listing (`api.maxListingElementBytes`). */
+  listingElementBytes: number;
+}
+
+export const DEFAULT_API_LIMITS: ApiLimits = {
+  ...DEFAULT_BODY_LIMITS,
+  listingElementBytes: DEFAULT_MAX_ELEMENT_BYTES,
+};
 
 export interface RetryEvent {
   method: string;
@@ -179,6 +201,7 @@ export class ApiClient implements UsersApi {
   private readonly sleep: Sleep;
   private readonly random: () => number;
   private readonly listings: Record<UserTag, FreshRead<Map<number, AdStatus>>>;
+  private readonly limits: ApiLimits;
   /** Numbers the events (lost answers) that listings must be newer than. */
   private events = 0;
 
@@ -196,6 +219,7 @@ export class ApiClient implements UsersApi {
     this.onRetry = options.onRetry;
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.log = (options.logger ?? createSilentLogger()).child({ component: 'api' });
+    this.limits = { ...DEFAULT_API_LIMITS, ...options.limits };
     try {
       this.limiter = new RequestLimiter({
         concurrency,
@@ -222,6 +246,7 @@ export class ApiClient implements UsersApi {
     this.transport = new HttpTransport({
       baseUrl,
       token: options.token,
+      limits: this.limits,
       dispatcher: this.dispatcher,
       clock: this.clock,
       userAgent: options.userAgent ?? 'dirsync',
@@ -277,9 +302,19 @@ export class ApiClient implements UsersApi {
         request,
         REPEAT,
         (body) => parseListing(body, tag),
-        () => new ListingDecoder(tag),
+        () => new ListingDecoder(tag, { maxElementBytes: this.limits.listingElementBytes }),
       );
     } catch (error) {
+      if (error instanceof ListingElementTooLargeError) {
+        throw new ApiError(
+          `${request.method} ${request.path} refused: ${error.message} (api.maxListingElementBytes); the listing was not read further`,
+          { method: request.method, path: request.path, status: 200 },
+          {
+            cause: error,
+            hint: "one user's entry is far larger than any real one: check api.baseUrl and any proxy; raise api.maxListingElementBytes only if the API really sends entries this big",
+          },
+        );
+      }
       if (!(error instanceof ListingFormatError)) throw error;
       return unexpectedAnswer(request, error.message, error);
     }

@@ -6,6 +6,7 @@ import {
   type UserTag,
 } from './schema.js';
 import { BOM, hasBom, skipJsonWhitespace } from './json-bytes.js';
+import { formatBytes } from '../text.js';
 import type { ArraySink } from './transport.js';
 
 export interface ListingDecoderOptions {
@@ -14,6 +15,27 @@ export interface ListingDecoderOptions {
    * to exercise every chunk boundary.
    */
   minBatchBytes?: number | undefined;
+  /** The largest element accepted, in bytes of JSON (`api.maxListingElementBytes`). */
+  maxElementBytes?: number | undefined;
+}
+
+/** One user of a listing takes about 200 bytes; a megabyte is a broken or hostile answer. */
+export const DEFAULT_MAX_ELEMENT_BYTES = 1024 * 1024;
+
+/** A listing element larger than the limit: the read is refused before it is held whole. */
+export class ListingElementTooLargeError extends Error {
+  constructor(
+    readonly limit: number,
+    /** Where the element starts in the body. */
+    readonly offset: number,
+    /** Its size, or at least this many bytes when it was refused before it ended. */
+    readonly bytes: number,
+    readonly complete: boolean,
+  ) {
+    super(
+      `the element at byte ${offset} is ${complete ? '' : 'at least '}${bytes} bytes, over the limit of ${formatBytes(limit)}`,
+    );
+  }
 }
 
 const OPEN_BRACKET = 0x5b;
@@ -21,6 +43,7 @@ const CLOSE_BRACKET = 0x5d;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const QUOTE = 0x22;
+const COMMA = 0x2c;
 const BACKSLASH = 0x5c;
 
 /**
@@ -41,6 +64,7 @@ const BACKSLASH = 0x5c;
 export class ListingDecoder implements ArraySink<OrgUser[]> {
   readonly #tag: UserTag;
   readonly #minBatchBytes: number;
+  readonly #maxElementBytes: number;
   readonly #users: OrgUser[] = [];
   #held: Buffer[] = [];
   #heldBytes = 0;
@@ -57,6 +81,7 @@ export class ListingDecoder implements ArraySink<OrgUser[]> {
   constructor(tag: UserTag, options: ListingDecoderOptions = {}) {
     this.#tag = tag;
     this.#minBatchBytes = options.minBatchBytes ?? 128 * 1024;
+    this.#maxElementBytes = options.maxElementBytes ?? DEFAULT_MAX_ELEMENT_BYTES;
   }
 
   /** Users decoded so far. */
@@ -75,11 +100,28 @@ export class ListingDecoder implements ArraySink<OrgUser[]> {
 
   end(): OrgUser[] {
     const buf = this.#takeHeld();
-    if (!this.#opened && this.#arrayStart(buf) === undefined) {
-      throw new ListingFormatError(NOT_AN_ARRAY);
-    }
+    const arrayStart = this.#opened ? -1 : this.#arrayStart(buf);
+    if (arrayStart === undefined) throw new ListingFormatError(NOT_AN_ARRAY);
+    this.#checkElementSizes(buf, arrayStart + 1, buf.length);
     this.#convert(this.#parse(buf, buf.length, false), this.#opened ? 1 : 0);
     return this.#users;
+  }
+
+  /**
+   * Throws if an element in `buf[from, end)` (`from` a top-level position) is over the limit.
+   * Only a region longer than the limit can hold one, so a normal listing never scans.
+   */
+  #checkElementSizes(buf: Buffer, from: number, end: number): void {
+    if (end - from <= this.#maxElementBytes) return;
+    const largest = largestElement(buf, from, end);
+    if (largest.bytes > this.#maxElementBytes) {
+      throw new ListingElementTooLargeError(
+        this.#maxElementBytes,
+        this.#offset + largest.start,
+        largest.bytes,
+        true,
+      );
+    }
   }
 
   #decodeBatch(): void {
@@ -93,10 +135,22 @@ export class ListingDecoder implements ArraySink<OrgUser[]> {
       if (cut >= 0) items = this.#parse(buf, cut + 1, true);
     }
     if (items === undefined) {
+      // Held bytes start where the next element does: none has ended within the limit.
+      const start =
+        arrayStart === undefined ? 0 : elementStart(buf, this.#opened ? 0 : arrayStart + 1);
+      if (arrayStart !== undefined && buf.length - start > this.#maxElementBytes) {
+        throw new ListingElementTooLargeError(
+          this.#maxElementBytes,
+          this.#offset + start,
+          buf.length - start,
+          false,
+        );
+      }
       this.#held = [buf];
       this.#retryAt = 2 * buf.length;
       return;
     }
+    this.#checkElementSizes(buf, this.#opened ? 0 : (arrayStart ?? 0) + 1, cut + 1);
     this.#convert(items, this.#opened ? 1 : 0);
     this.#opened = true;
     this.#retryAt = 0;
@@ -201,6 +255,48 @@ export function lastElementEnd(buf: Buffer, from: number): number {
     }
   }
   return last;
+}
+
+/** Where the next element starts: past whitespace, and past the comma before it. */
+function elementStart(buf: Buffer, from: number): number {
+  const i = skipJsonWhitespace(buf, from);
+  return buf[i] === COMMA ? skipJsonWhitespace(buf, i + 1) : i;
+}
+
+/**
+ * The largest top-level element in `buf[from, end)`, `from` a top-level position inside the
+ * array: where it starts (past the comma and whitespace) and its length in bytes.
+ */
+export function largestElement(
+  buf: Buffer,
+  from: number,
+  end: number,
+): { start: number; bytes: number } {
+  let depth = 0;
+  let start = -1;
+  let best = { start: from, bytes: 0 };
+  for (let i = from; i < end; i++) {
+    const b = buf[i];
+    if (b === QUOTE) {
+      let close = buf.indexOf(QUOTE, i + 1);
+      while (close > 0) {
+        let slashes = 0;
+        while (buf[close - 1 - slashes] === BACKSLASH) slashes++;
+        if (slashes % 2 === 0) break;
+        close = buf.indexOf(QUOTE, close + 1);
+      }
+      if (close < 0 || close >= end) break;
+      i = close;
+    } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
+      depth--;
+      if (depth < 0) break;
+      if (depth === 0 && i + 1 - start > best.bytes) best = { start, bytes: i + 1 - start };
+    }
+  }
+  return best;
 }
 
 /** JSON.parse's reason without its quote of the body (which could hold anything) or position. */

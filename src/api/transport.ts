@@ -10,7 +10,7 @@ import {
   type FailureKind,
 } from './retry.js';
 import { hasBom, skipJsonWhitespace } from './json-bytes.js';
-import { REDACTED, safeText } from '../text.js';
+import { formatBytes, REDACTED, safeText } from '../text.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
@@ -55,9 +55,28 @@ export type Attempt<T = unknown> =
       retryAfterMs?: number | undefined;
     };
 
+/** The most an answer may weigh, in bytes; a larger one is refused, not held. */
+export interface BodyLimits {
+  /** A listing streamed into its decoder, whole (`api.maxListingBytes`). */
+  listingBytes: number;
+  /** Any other body: user details, write answers, error pages (`api.maxBodyBytes`). */
+  bodyBytes: number;
+}
+
+/**
+ * 100k users list in about 20 MB, so a gigabyte leaves room for millions; a detail or write
+ * answer is a few hundred bytes, an error page a few kilobytes.
+ */
+export const DEFAULT_BODY_LIMITS: BodyLimits = {
+  listingBytes: 1024 ** 3,
+  bodyBytes: 10 * 1024 ** 2,
+};
+
 export interface TransportOptions {
   baseUrl: URL;
   token: string;
+  /** Defaults: {@link DEFAULT_BODY_LIMITS}. */
+  limits?: Partial<BodyLimits> | undefined;
   dispatcher: Dispatcher;
   clock: Clock;
   userAgent: string;
@@ -78,9 +97,11 @@ export class HttpTransport {
   readonly #dispatcher: Dispatcher;
   readonly #clock: Clock;
   readonly #userAgent: string;
+  readonly #limits: BodyLimits;
 
   constructor(options: TransportOptions) {
     this.#token = options.token;
+    this.#limits = { ...DEFAULT_BODY_LIMITS, ...options.limits };
     this.#origin = options.baseUrl.origin;
     // A base URL may carry a path prefix (https://host/api); endpoints go under it.
     this.#basePath = options.baseUrl.pathname.replace(/\/+$/, '');
@@ -136,14 +157,26 @@ export class HttpTransport {
       responseHeaders = response.headers;
       read =
         reader.stream !== undefined && status >= 200 && status < 300
-          ? await streamArray(response.body, reader.stream)
-          : { kind: 'text', text: await response.body.text() };
+          ? await streamArray(response.body, reader.stream, this.#limits)
+          : await readText(response.body, this.#limits.bodyBytes);
     } catch (error) {
       // The body stream failed (a cut connection, a stall): the same as a failed request.
       return this.transportFailure(request, error);
     }
     if (read.kind === 'decoded') return { ok: true, status, body: read.value };
     if (read.kind === 'refused') throw read.error;
+    const ok = status >= 200 && status < 300;
+    if (read.kind === 'tooLarge' && (ok || read.limit === 'listingBytes')) {
+      const key = read.limit === 'listingBytes' ? 'api.maxListingBytes' : 'api.maxBodyBytes';
+      return this.failure(
+        request,
+        'final',
+        status,
+        `the answer is larger than ${formatBytes(this.#limits[read.limit])} (${key}); it was not read further`,
+        `no answer of the Users API should be this large: check api.baseUrl and any proxy; raise ${key} only if it really is`,
+      );
+    }
+    // An error page over the limit: its beginning says enough.
     const text = read.text;
 
     let parsed: unknown;
@@ -246,20 +279,45 @@ export class HttpTransport {
 type BodyRead<T> =
   | { kind: 'text'; text: string }
   | { kind: 'decoded'; value: T }
-  | { kind: 'refused'; error: unknown };
+  | { kind: 'refused'; error: unknown }
+  /** Over a limit: reading stopped there; `text` is what came before it. */
+  | { kind: 'tooLarge'; limit: keyof BodyLimits; text: string };
+
+/** The body as text, or as much of it as the limit allows (reading stops there). */
+async function readText(
+  body: AsyncIterable<unknown>,
+  limit: number,
+): Promise<BodyRead<never> & { kind: 'text' | 'tooLarge' }> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const data of body) {
+    const chunk = data as Buffer;
+    if (bytes + chunk.length > limit) {
+      chunks.push(chunk.subarray(0, limit - bytes));
+      // Leaving the loop destroys the body: the rest is never downloaded.
+      return { kind: 'tooLarge', limit: 'bodyBytes', text: decodeText(chunks) };
+    }
+    chunks.push(chunk);
+    bytes += chunk.length;
+  }
+  return { kind: 'text', text: decodeText(chunks) };
+}
 
 const OPEN_BRACKET = 0x5b;
 
 /**
  * Reads a 2xx body: into a sink from `open` if its first byte (past whitespace and a BOM) is
  * `[`, else whole as text for the usual checks (`{"error": ...}`, not JSON). Errors of the body
- * stream propagate; a throw from the sink comes back as `refused`, and stops the download.
+ * stream propagate; a throw from the sink comes back as `refused`, and stops the download; so
+ * does a body over its limit (`listingBytes` for an array, `bodyBytes` for anything else).
  */
 async function streamArray<T>(
   body: AsyncIterable<unknown>,
   open: () => ArraySink<T>,
+  limits: BodyLimits,
 ): Promise<BodyRead<T>> {
   const held: Buffer[] = [];
+  let bytes = 0;
   let sink: ArraySink<T> | undefined;
   let collect = false;
   let refusal: { error: unknown } | undefined;
@@ -274,22 +332,28 @@ async function streamArray<T>(
   };
   for await (const data of body) {
     const chunk = data as Buffer;
+    bytes += chunk.length;
     if (sink !== undefined) {
+      if (bytes > limits.listingBytes) return { kind: 'tooLarge', limit: 'listingBytes', text: '' };
       // Leaving the loop destroys the body: no point downloading the rest of a refused one.
       if (!feed(sink, [chunk])) break;
       continue;
     }
     held.push(chunk);
-    if (collect) continue;
-    const first = firstSignificantByte(chunk, held.length === 1);
-    if (first === undefined) continue;
-    if (first !== OPEN_BRACKET) {
-      collect = true;
-      continue;
+    if (!collect) {
+      const first = firstSignificantByte(chunk, held.length === 1);
+      if (first === OPEN_BRACKET) {
+        if (bytes > limits.listingBytes)
+          return { kind: 'tooLarge', limit: 'listingBytes', text: '' };
+        sink = open();
+        if (!feed(sink, held)) break;
+        held.length = 0;
+        continue;
+      }
+      if (first !== undefined) collect = true;
     }
-    sink = open();
-    if (!feed(sink, held)) break;
-    held.length = 0;
+    if (bytes > limits.bodyBytes)
+      return { kind: 'tooLarge', limit: 'bodyBytes', text: decodeText(held) };
   }
   if (refusal !== undefined) return { kind: 'refused', error: refusal.error };
   if (sink === undefined) return { kind: 'text', text: decodeText(held) };

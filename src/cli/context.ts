@@ -52,6 +52,11 @@ export function openRunContext(
     token: secrets.token,
     concurrency: config.api.concurrency,
     requestsPerSecond: config.api.requestsPerSecond,
+    limits: {
+      listingElementBytes: config.api.maxListingElementBytes,
+      listingBytes: config.api.maxListingBytes,
+      bodyBytes: config.api.maxBodyBytes,
+    },
     caFile: config.api.tls.caFile,
     allowPlaintext: config.api.allowPlaintext,
     env,

@@ -24,6 +24,22 @@ export const ApiConfig = z.strictObject({
   allowPlaintext: z.boolean().default(false),
   concurrency: z.number().int().min(1).max(64).default(8),
   requestsPerSecond: z.number().positive().optional(),
+  /** Size limits on answers, in bytes: over one, the read fails instead of filling memory. */
+  maxListingElementBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 ** 2),
+  maxListingBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 ** 3),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(10 * 1024 ** 2),
   tls: z.strictObject({ caFile: z.string().optional() }).default({}),
 });
 export type ApiConfig = z.infer<typeof ApiConfig>;

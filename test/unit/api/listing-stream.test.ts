@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { lastElementEnd, ListingDecoder } from '../../../src/api/listing-stream.js';
+import {
+  lastElementEnd,
+  ListingDecoder,
+  ListingElementTooLargeError,
+} from '../../../src/api/listing-stream.js';
 import { ListingFormatError, parseListing, type OrgUser } from '../../../src/api/schema.js';
 import { ApiError } from '../../../src/errors.js';
 import { ORIGIN, listed, useHarness } from './harness.js';
@@ -162,7 +166,12 @@ describe('ListingDecoder', () => {
     const body = Buffer.from(JSON.stringify([huge, listed(1002)]));
 
     const started = performance.now();
-    const users = decode(splitEvery(body, 1024));
+    const decoder = new ListingDecoder('USER', {
+      minBatchBytes: 0,
+      maxElementBytes: 8 * 1024 ** 2,
+    });
+    for (const chunk of splitEvery(body, 1024)) decoder.push(chunk);
+    const users = decoder.end();
 
     expect(users.map((u) => u.emailId)).toEqual([1001, 1002]);
     expect(performance.now() - started).toBeLessThan(3000);
@@ -258,5 +267,39 @@ describe('listUsers on a 2xx answer', () => {
       [1001, 'GUEST'],
       [1002, 'GUEST'],
     ]);
+  });
+});
+
+describe('ListingDecoder element limit', () => {
+  const limited = (chunks: readonly Buffer[], maxElementBytes: number): OrgUser[] => {
+    const decoder = new ListingDecoder('USER', { minBatchBytes: 0, maxElementBytes });
+    for (const chunk of chunks) decoder.push(chunk);
+    return decoder.end();
+  };
+  const small = [1, 2, 3].map((id) => listed(id, { name: 'n'.repeat(100) }));
+
+  it('accepts elements up to the limit at every chunk boundary', () => {
+    const buf = Buffer.from(` [ ${small.map((u) => JSON.stringify(u)).join(' , ')} ] `);
+    const size = Math.max(...small.map((u) => JSON.stringify(u).length));
+    for (let cut = 0; cut <= buf.length; cut++) {
+      expect(
+        limited([buf.subarray(0, cut), buf.subarray(cut)], size),
+        `split at ${cut}`,
+      ).toHaveLength(3);
+    }
+  });
+
+  it('refuses an element over the limit at every chunk boundary, naming where it starts', () => {
+    const users = [small[0], listed(9, { name: 'B'.repeat(2000) }), small[1]];
+    const body = JSON.stringify(users);
+    const buf = Buffer.from(body);
+    const start = body.indexOf('{', 1 + JSON.stringify(small[0]).length);
+    for (let cut = 0; cut <= buf.length; cut += 7) {
+      expect(
+        () => limited([buf.subarray(0, cut), buf.subarray(cut)], 1024),
+        `split at ${cut}`,
+      ).toThrow(ListingElementTooLargeError);
+    }
+    expect(() => limited([buf], 1024)).toThrow(`the element at byte ${start} is `);
   });
 });
