@@ -113,11 +113,20 @@ export interface SmartcardInput {
  */
 export type ChangeOutcome = 'applied' | 'unchanged';
 
+/**
+ * How a toggle ended: as {@link ChangeOutcome}, or `unclear` when no answer came back and a fresh
+ * re-read after the settle wait still showed the old status. Such a toggle is never sent again by
+ * this client: it may still land, and a second one would undo it.
+ */
+export type ToggleOutcome = ChangeOutcome | 'unclear';
+
 export interface ListOptions {
   /** `GUEST` lists the guests; the default lists users tagged `USER` (contract note 6). */
   tag?: UserTag | undefined;
   /** Makes `name` read `First Last (email)`. */
   emailInName?: boolean | undefined;
+  /** Ask caches on the way not to serve a stored copy (`Cache-Control: no-cache`, `Pragma`). */
+  fresh?: boolean | undefined;
 }
 
 export interface SetSuspendedOptions {
@@ -133,7 +142,11 @@ export interface SetSuspendedOptions {
 export interface UsersApi {
   /** `GET /multipleusers`: one listing, USER or GUEST. */
   listUsers(options?: ListOptions): Promise<OrgUser[]>;
-  /** Both listings, users then guests: the whole organization. */
+  /**
+   * Both listings, users then guests: the whole organization. An email_id listed twice (within a
+   * listing or in both) makes the read invalid: an `ApiError` naming the ids, so that no plan is
+   * made from it (two rows could mean two toggles for one user).
+   */
   listOrganization(options?: Omit<ListOptions, 'tag'>): Promise<OrgUser[]>;
   /** `GET /user`. */
   getUser(emailId: EmailId): Promise<UserDetails>;
@@ -151,12 +164,15 @@ export interface UsersApi {
   ): Promise<void>;
   /** `POST /promoteguest`, checked against the listings before any repeat. */
   promoteGuest(emailId: EmailId): Promise<ChangeOutcome>;
-  /** `POST /togglesuspension`, driven by the intended state rather than as a blind toggle. */
+  /**
+   * `POST /togglesuspension`, driven by the intended state rather than as a blind toggle, and
+   * sent at most once per call unless an answer said it was not applied.
+   */
   setSuspended(
     emailId: EmailId,
     suspended: boolean,
     options?: SetSuspendedOptions,
-  ): Promise<ChangeOutcome>;
+  ): Promise<ToggleOutcome>;
   /** `DELETE /user` by email_id, checked against the listings before any repeat. */
   deleteUser(emailId: EmailId): Promise<ChangeOutcome>;
   /** Closes the connection pool the client built (not an injected dispatcher). */
@@ -171,12 +187,28 @@ type Recovery =
       kind: 'verify';
       /** After an unclear outcome at `ticket`: is the intended state already there? */
       check(ticket: number): Promise<'done' | 'retry'>;
+      /**
+       * Never repeat after an attempt that got no answer (lost, timed out, 502/504): only after
+       * one that said it was not applied (429, 503, no connection). Then the call ends `UNCLEAR`
+       * when the re-read does not show the change. For `/togglesuspension`, where a repeat that
+       * meets a late first one undoes it.
+       */
+      onlyAfterAnAnswer?: boolean;
     };
 
 const REPEAT: Repeat = { kind: 'repeat' };
 const VERIFIED = Symbol('verified by a re-read');
+const UNCLEAR = Symbol('unclear: no answer, not seen by a re-read');
 
 type Location = { tag: UserTag; adStatus: AdStatus } | undefined;
+
+/**
+ * Whether an answer said the request was not carried out (503: the service refused it while
+ * overloaded). A lost answer, a timeout or a gateway's 502/504 say nothing of the kind.
+ */
+function answeredNotDone(result: Attempt & { ok: false }): boolean {
+  return result.error.status === 503;
+}
 
 /**
  * The typed, retrying, outcome-aware Users API client.
@@ -200,6 +232,7 @@ export class ApiClient implements UsersApi {
   private readonly clock: Clock;
   private readonly sleep: Sleep;
   private readonly random: () => number;
+  /** The listings read fresh (no cache), shared by the checks after lost answers. */
   private readonly listings: Record<UserTag, FreshRead<Map<number, AdStatus>>>;
   private readonly limits: ApiLimits;
   /** Numbers the events (lost answers) that listings must be newer than. */
@@ -275,7 +308,8 @@ export class ApiClient implements UsersApi {
       });
     }
     const statusMap = async (tag: UserTag): Promise<Map<number, AdStatus>> => {
-      const users = await this.listUsers({ tag });
+      // Asked past any cache: a gateway's stored copy would show the status before the change.
+      const users = await this.listUsers({ tag, fresh: true });
       return new Map(users.map((u) => [u.emailId, u.adStatus]));
     };
     this.listings = {
@@ -295,7 +329,12 @@ export class ApiClient implements UsersApi {
     const query: Record<string, string> = {};
     if (options.emailInName === true) query['email'] = 'true';
     if (tag === 'GUEST') query['user_tag'] = 'GUEST';
-    const request: ApiRequest = { method: 'GET', path: '/multipleusers', query };
+    const request: ApiRequest = {
+      method: 'GET',
+      path: '/multipleusers',
+      query,
+      ...(options.fresh === true ? { noCache: true } : {}),
+    };
     try {
       // Decoded as it downloads: the whole 20 MB text and 100k raw objects are never held.
       return await this.run(
@@ -325,7 +364,27 @@ export class ApiClient implements UsersApi {
       this.listUsers({ ...options, tag: 'USER' }),
       this.listUsers({ ...options, tag: 'GUEST' }),
     ]);
-    return users.concat(guests);
+    const all = users.concat(guests);
+    const seen = new Map<number, OrgUser>();
+    const twice = new Map<number, string>();
+    for (const u of all) {
+      const first = seen.get(u.emailId);
+      if (first === undefined) seen.set(u.emailId, u);
+      else twice.set(u.emailId, first.tag === u.tag ? `twice as ${u.tag}` : 'as USER and GUEST');
+    }
+    if (twice.size > 0) {
+      const list = [...twice]
+        .slice(0, 10)
+        .map(([id, how]) => `${id} (${seen.get(id)?.email ?? '?'}, ${how})`);
+      throw new ApiError(
+        `GET /multipleusers listed ${twice.size} email_id(s) more than once: ${list.join(', ')}${twice.size > 10 ? ', ...' : ''}; the organization read is not trusted and nothing is changed`,
+        { method: 'GET', path: '/multipleusers', status: 200 },
+        {
+          hint: 'a repeated row could make dirsync change a user twice; check for a proxy or gateway between dirsync and the API, or report it to the API provider, then run again',
+        },
+      );
+    }
+    return all;
   }
 
   async getUser(emailId: EmailId): Promise<UserDetails> {
@@ -410,7 +469,7 @@ export class ApiClient implements UsersApi {
     emailId: EmailId,
     suspended: boolean,
     options: SetSuspendedOptions = {},
-  ): Promise<ChangeOutcome> {
+  ): Promise<ToggleOutcome> {
     const request: ApiRequest = {
       method: 'POST',
       path: '/togglesuspension',
@@ -433,10 +492,11 @@ export class ApiClient implements UsersApi {
     if (isWanted(current)) return 'unchanged';
     if (current === 'PENDING') throw refusePending();
 
-    await this.run(
+    const result = await this.run(
       request,
       {
         kind: 'verify',
+        onlyAfterAnAnswer: true,
         check: async (ticket) => {
           const where = await this.locate(emailId, ticket);
           if (where === undefined) throw notListed(request, emailId);
@@ -447,6 +507,12 @@ export class ApiClient implements UsersApi {
       },
       ignoreBody,
     );
+    if (result === UNCLEAR) {
+      this.log.warn('toggle outcome unclear: no answer, and a fresh re-read shows the old status', {
+        emailId,
+      });
+      return 'unclear';
+    }
     return 'applied';
   }
 
@@ -497,13 +563,13 @@ export class ApiClient implements UsersApi {
     request: ApiRequest,
     recovery: Recovery,
     accept: (body: unknown) => T,
-  ): Promise<T | typeof VERIFIED>;
+  ): Promise<T | typeof VERIFIED | typeof UNCLEAR>;
   private async run<T>(
     request: ApiRequest,
     recovery: Recovery,
     accept: (body: unknown) => T,
     stream?: () => ArraySink<T>,
-  ): Promise<T | typeof VERIFIED> {
+  ): Promise<T | typeof VERIFIED | typeof UNCLEAR> {
     const reader: BodyReader<T> = { accept, stream };
     const started = this.clock.now();
     const debug = this.log.isDebugEnabled();
@@ -540,6 +606,7 @@ export class ApiClient implements UsersApi {
             return 'unclear' as const;
           });
           if (verdict === 'done') return VERIFIED;
+          if (recovery.onlyAfterAnAnswer === true && !answeredNotDone(result)) return UNCLEAR;
           throw this.giveUp(request, result, attempt, outOfTime, verdict === 'unclear');
         }
         throw this.giveUp(request, result, attempt, outOfTime, false);
@@ -567,6 +634,7 @@ export class ApiClient implements UsersApi {
           verdict = await recovery.check(ticket);
         } catch (error) {
           if (error instanceof ApiError && error.path === request.path) throw error;
+          if (recovery.onlyAfterAnAnswer === true) return UNCLEAR;
           throw new ApiError(
             `${request.method} ${request.path}: the answer was lost and the outcome could not be checked`,
             { method: request.method, path: request.path },
@@ -584,6 +652,9 @@ export class ApiClient implements UsersApi {
           });
           return VERIFIED;
         }
+        // The re-read shows the old status, but with no answer the request may still land:
+        // a second one would then undo it.
+        if (recovery.onlyAfterAnAnswer === true && !answeredNotDone(result)) return UNCLEAR;
       }
     }
   }

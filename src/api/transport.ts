@@ -23,6 +23,8 @@ export interface ApiRequest {
   query?: Record<string, string>;
   /** POST parameters, sent form-encoded (arrays already serialised to JSON strings). */
   form?: Record<string, string>;
+  /** Ask caches on the way (an API gateway) not to serve a stored copy. */
+  noCache?: boolean;
 }
 
 /** A sink a 2xx JSON array body is fed to as it arrives. */
@@ -134,6 +136,10 @@ export class HttpTransport {
       accept: 'application/json',
       'user-agent': this.#userAgent,
     };
+    if (request.noCache === true) {
+      headers['cache-control'] = 'no-cache';
+      headers['pragma'] = 'no-cache';
+    }
     let body: string | undefined;
     if (request.form !== undefined) {
       headers['content-type'] = 'application/x-www-form-urlencoded';

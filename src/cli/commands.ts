@@ -4,6 +4,7 @@ import { Config } from '../config/schema.js';
 import type { Env } from '../config/load.js';
 import { ConfigError, type ExitCode } from '../errors.js';
 import type { Plan } from '../reconcile/model.js';
+import { planProblems } from '../reconcile/apply.js';
 import { jsonText, renderPlan, useColor } from '../reconcile/render.js';
 import { applyRun, planRun } from '../reconcile/run.js';
 import { configPath, openRunContext } from './context.js';
@@ -71,7 +72,15 @@ function readPlanFile(path: string): Plan {
       hint: 'pass a file written by `dirsync plan --out`',
     });
   }
-  return data as Plan;
+  const plan = data as Plan;
+  const problems = planProblems(plan.actions);
+  if (problems.length > 0) {
+    throw new ConfigError(
+      `plan file ${path} would change a user twice, nothing was sent:\n${problems.map((p) => `  ${p.message}`).join('\n')}`,
+      { hint: 'make a new plan with `dirsync plan --out` and review that one' },
+    );
+  }
+  return plan;
 }
 
 /** `dirsync apply`: one run, or exactly a reviewed plan with --plan. */
@@ -123,10 +132,28 @@ export async function applyCommand(
             `(or send everything with: dirsync apply${cfg} --force; or raise the limits under safety: in the config)\n`,
         );
       }
+      for (const u of report.unclear)
+        ctx.io.stdout.write(`  UNCLEAR ${u.kind} ${u.email}: ${u.reason}\n`);
+      for (const v of report.togglesVerified)
+        ctx.io.stdout.write(`  earlier toggle of ${v.email} verified: ${v.detail}\n`);
+      if (report.stopped !== undefined)
+        ctx.io.stdout.write(
+          `STOPPED: ${report.stopped.reason}\n  To fix: ${report.stopped.hint}\n`,
+        );
       ctx.io.stdout.write(`Report: ${reportFile}\n`);
     }
-    // 4: some actions failed; 3: a budget held some back (the rest applied).
-    return report.failures.length > 0 ? 4 : report.held.length > 0 ? 3 : 0;
+    if (report.stopped !== undefined) {
+      ctx.io.stderr.write(
+        `dirsync: apply stopped: ${report.stopped.reason}\nTo fix: ${report.stopped.hint}\n`,
+      );
+      return 1;
+    }
+    // 4: some actions failed or are unclear; 3: a budget held some back (the rest applied).
+    return report.failures.length > 0 || report.unclear.length > 0
+      ? 4
+      : report.held.length > 0
+        ? 3
+        : 0;
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

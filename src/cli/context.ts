@@ -57,6 +57,7 @@ export function openRunContext(
       listingBytes: config.api.maxListingBytes,
       bodyBytes: config.api.maxBodyBytes,
     },
+    retry: { settleMs: config.api.settleMs },
     caFile: config.api.tls.caFile,
     allowPlaintext: config.api.allowPlaintext,
     env,

@@ -40,6 +40,8 @@ export const ApiConfig = z.strictObject({
     .int()
     .min(1024)
     .default(10 * 1024 ** 2),
+  /** After a toggle with no answer, or one a killed run left in flight: wait this long, then read. */
+  settleMs: z.number().int().min(0).max(600_000).default(2000),
   tls: z.strictObject({ caFile: z.string().optional() }).default({}),
 });
 export type ApiConfig = z.infer<typeof ApiConfig>;

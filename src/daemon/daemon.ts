@@ -99,8 +99,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       );
       metrics.directoryUsers.set(report.summary.directoryUsers);
       metrics.organizationUsers.set(report.summary.organizationUsers);
-      outcome = outcomeOf(request.signal, report.skipped.length, report.failures.length);
-      if (report.failures.length > 0)
+      // An unclear toggle is a failure until a later run has verified it; a refused token too.
+      const failed =
+        report.failures.length + report.unclear.length + (report.stopped === undefined ? 0 : 1);
+      outcome = outcomeOf(request.signal, report.skipped.length, failed);
+      if (report.stopped !== undefined) error = report.stopped.reason;
+      else if (report.failures.length > 0)
         error = `${report.failures.length} actions failed, e.g. ${report.failures[0]!.kind} ${report.failures[0]!.email}: ${report.failures[0]!.error}`;
       run.logger.info('run finished', {
         outcome,

@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { UsersApi } from '../api/client.js';
 import { asEmailId } from '../api/ids.js';
 import { durationMs, type Config } from '../config/schema.js';
@@ -24,6 +25,7 @@ import {
   type Verdict,
 } from './safety.js';
 import type { StateRecord } from '../state/model.js';
+import { resolvePendingToggles, settleWaitMs, type ToggleVerdict } from './pending-toggles.js';
 
 export { RAILS } from './safety.js';
 
@@ -84,7 +86,8 @@ export function protectedUsers(config: Config): string[] {
 
 /** Both listings (users and guests), as the planner sees them. */
 export async function readOrganization(api: UsersApi): Promise<OrgUser[]> {
-  const listed = await api.listOrganization();
+  // Never from a cache on the way: plans and toggle checks are made on this read.
+  const listed = await api.listOrganization({ fresh: true });
   return listed.map((u) => ({
     emailId: u.emailId,
     userId: u.userId,
@@ -233,6 +236,12 @@ export interface RunReport {
   counts: ApplyReport['counts'];
   failures: { kind: string; email: string; error: string }[];
   skipped: { kind: string; email: string; reason: string }[];
+  /** Toggles sent with no answer and not seen by a re-read: verified first by the next run. */
+  unclear: { kind: string; email: string; reason: string }[];
+  /** Toggles of earlier runs left unresolved (a crash, an unclear outcome), and what this run found. */
+  togglesVerified: ToggleVerdict[];
+  /** Set when the token was refused (401, or 403 on a write) and the apply stopped sending. */
+  stopped?: { reason: string; hint: string };
 }
 
 /**
@@ -410,7 +419,20 @@ export async function applyRun(
   const clock = deps.clock ?? (() => new Date());
   const started = clock();
   const startedAt = started.toISOString();
+  // A toggle an earlier run sent may still be landing: read only once it has had time to.
+  const wait = settleWaitMs(store.state, started, config.api.settleMs);
+  if (wait > 0) {
+    logger.info('waiting for toggles of an earlier run to settle before reading', { ms: wait });
+    await delay(wait, undefined, options.signal === undefined ? {} : { signal: options.signal });
+  }
   const planned = await planRun(deps);
+  const togglesVerified = resolvePendingToggles(store.state, planned.organization, store, clock());
+  for (const v of togglesVerified)
+    logger.warn('toggle of an earlier run verified', {
+      email: v.email,
+      concluded: v.concluded,
+      detail: v.detail,
+    });
   const ctx = railContext(config, store.state, planned.organization, started);
   let verdict: Verdict;
   if (options.reviewed === undefined) {
@@ -458,6 +480,8 @@ export async function applyRun(
       counts: {},
       failures: [],
       skipped: [],
+      unclear: [],
+      togglesVerified,
     };
     const reportFile = writeReport(store.path, report);
     throw railError(verdict.stops, {
@@ -509,6 +533,7 @@ export async function applyRun(
     journal: store,
     logger,
     concurrency: config.api.concurrency,
+    clock,
     ...(options.reviewed === undefined
       ? {}
       : {
@@ -539,6 +564,16 @@ export async function applyRun(
     skipped: result.results
       .filter((r) => r.outcome === 'skipped')
       .map((r) => ({ kind: r.action.kind, email: r.action.email, reason: r.error ?? '' })),
+    unclear: result.results
+      .filter((r) => r.outcome === 'unclear')
+      .map((r) => ({
+        kind: r.action.kind,
+        email: r.action.email,
+        reason:
+          'no answer, and a fresh re-read still shows the old status: not sent again; the next run verifies it',
+      })),
+    togglesVerified,
+    ...(result.stopped === undefined ? {} : { stopped: result.stopped }),
   };
   const reportFile = writeReport(store.path, report);
   return { report, reportFile, plan };

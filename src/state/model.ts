@@ -6,6 +6,17 @@ import { z } from 'zod';
  * cards it set or read, so that quiet runs need no per-user reads, and it keeps removal timers.
  * Keyed by email_id (a string key in JSON).
  */
+export const PendingToggle = z.object({
+  /** The status the toggle was sent to reach. */
+  want: z.enum(['ACTIVE', 'SUSPENDED']),
+  /** The status read before it was sent. */
+  from: z.enum(['ACTIVE', 'SUSPENDED']),
+  sentAt: z.string(),
+  /** Its own run could not establish the outcome (reported `unclear`). */
+  unclear: z.boolean().optional(),
+});
+export type PendingToggle = z.infer<typeof PendingToggle>;
+
 export const UserState = z.object({
   email: z.string(),
   /** The rank dirsync last set. */
@@ -20,6 +31,12 @@ export const UserState = z.object({
   missingSince: z.string().optional(),
   /** dirsync suspended this user; only then does it unsuspend. */
   suspendedByDirsync: z.boolean().optional(),
+  /**
+   * A toggle journaled as sent whose outcome is not established (the run died, or no answer came
+   * and re-reads still showed `from`). No toggle is sent for this user until a read made at least
+   * `api.settleMs` after `sentAt` tells whether it landed.
+   */
+  pendingToggle: PendingToggle.optional(),
 });
 export type UserState = z.infer<typeof UserState>;
 

@@ -25,7 +25,30 @@ export type StatePatch =
   /** Budgeted changes applied by the run that started `at` (added to its entry). */
   | { type: 'spent'; at: string; counts: Record<string, number> }
   /** Forget what runs that started before `before` applied (out of the budget window). */
-  | { type: 'spentPruned'; before: string };
+  | { type: 'spentPruned'; before: string }
+  | ToggleSent
+  | ToggleResolved;
+
+/** Journaled just before a `/togglesuspension` is sent: the toggle may land from here on. */
+export interface ToggleSent {
+  type: 'toggle-sent';
+  emailId: number;
+  email: string;
+  want: 'ACTIVE' | 'SUSPENDED';
+  from: 'ACTIVE' | 'SUSPENDED';
+  at: string;
+}
+
+/**
+ * The toggle's outcome, once known: `landed`, `not-landed` (refused, or a later read shows it did
+ * not), `gone` (the user left the organization); `unclear` keeps it pending, for the next run.
+ */
+export interface ToggleResolved {
+  type: 'toggle-resolved';
+  emailId: number;
+  result: 'landed' | 'not-landed' | 'gone' | 'unclear';
+  at: string;
+}
 
 export function applyPatch(state: StateRecord, patch: StatePatch): void {
   switch (patch.type) {
@@ -59,6 +82,19 @@ export function applyPatch(state: StateRecord, patch: StatePatch): void {
       const kept = (state.spent ?? []).filter((e) => Date.parse(e.at) >= before);
       if (kept.length === 0) delete state.spent;
       else state.spent = kept;
+      break;
+    }
+    case 'toggle-sent': {
+      const key = String(patch.emailId);
+      const pendingToggle = { want: patch.want, from: patch.from, sentAt: patch.at };
+      state.users[key] = { ...state.users[key], email: patch.email, pendingToggle };
+      break;
+    }
+    case 'toggle-resolved': {
+      const user = state.users[String(patch.emailId)];
+      if (user?.pendingToggle === undefined) break;
+      if (patch.result === 'unclear') user.pendingToggle = { ...user.pendingToggle, unclear: true };
+      else delete user.pendingToggle;
       break;
     }
   }

@@ -20,13 +20,9 @@ describe('setSuspended: a toggle is never repeated blindly', () => {
     expect(paths(sent)).toEqual(['POST /togglesuspension', 'GET /multipleusers']);
   });
 
-  it.each([
-    ['a 503', { status: 503, body: { error: 'overloaded' } }],
-    ['a 502', { status: 502 }],
-    ['a lost answer', LOST],
-  ])('after %s with the state still wrong, toggles once more', async (_what, failure) => {
+  it('after a 503 (the service said it did not do it) with the state still wrong, toggles once more', async () => {
     const { client, on, sent } = setUp();
-    on('POST', '/togglesuspension', failure, OK);
+    on('POST', '/togglesuspension', { status: 503, body: { error: 'overloaded' } }, OK);
     on('GET', '/multipleusers', listing(joeAs('SUSPENDED')));
 
     expect(await client.setSuspended(JOE, false, { observed: 'SUSPENDED' })).toBe('applied');
@@ -35,6 +31,32 @@ describe('setSuspended: a toggle is never repeated blindly', () => {
       'GET /multipleusers',
       'POST /togglesuspension',
     ]);
+  });
+
+  it.each([
+    ['a 502', { status: 502 }],
+    ['a 504', { status: 504 }],
+    ['a lost answer', LOST],
+  ])(
+    'after %s with the state still wrong, never toggles again: the outcome is unclear',
+    async (_what, failure) => {
+      const { client, on, sent } = setUp();
+      on('POST', '/togglesuspension', failure);
+      on('GET', '/multipleusers', listing(joeAs('SUSPENDED')));
+
+      expect(await client.setSuspended(JOE, false, { observed: 'SUSPENDED' })).toBe('unclear');
+      expect(paths(sent)).toEqual(['POST /togglesuspension', 'GET /multipleusers']);
+    },
+  );
+
+  it('re-reads past caches: the check after a lost answer asks for no-cache', async () => {
+    const { client, on, sent } = setUp();
+    on('POST', '/togglesuspension', LOST);
+    on('GET', '/multipleusers', listing(joeAs('SUSPENDED')));
+
+    await client.setSuspended(JOE, true, { observed: 'ACTIVE' });
+
+    expect(sent[1]?.headers).toMatchObject({ 'cache-control': 'no-cache', pragma: 'no-cache' });
   });
 
   it('after a 429 (nothing applied) retries without a re-read', async () => {
@@ -86,21 +108,13 @@ describe('setSuspended: a toggle is never repeated blindly', () => {
     );
   });
 
-  it('when the re-read itself fails, says the outcome is unknown', async () => {
-    const { client, on } = setUp({ retry: { maxAttempts: 2 } });
+  it('when the re-read itself fails, the outcome is unclear and nothing is sent again', async () => {
+    const { client, on, sent } = setUp({ retry: { maxAttempts: 2 } });
     on('POST', '/togglesuspension', LOST);
     on('GET', '/multipleusers', { status: 401, body: { error: 'token revoked' } });
 
-    const error = await client
-      .setSuspended(JOE, true, { observed: 'ACTIVE' })
-      .catch((e: unknown) => e);
-
-    expect(error).toBeInstanceOf(ApiError);
-    expect(error).toMatchObject({
-      path: '/togglesuspension',
-      hint: expect.stringMatching(/may or may not have been applied/) as unknown,
-    });
-    expect((error as ApiError).cause).toMatchObject({ path: '/multipleusers', status: 401 });
+    expect(await client.setSuspended(JOE, true, { observed: 'ACTIVE' })).toBe('unclear');
+    expect(paths(sent)).toEqual(['POST /togglesuspension', 'GET /multipleusers']);
   });
 
   it('out of attempts with the outcome unclear, looks once more before failing', async () => {
@@ -117,20 +131,27 @@ describe('setSuspended: a toggle is never repeated blindly', () => {
     ]);
   });
 
-  it('out of attempts and unable to look, says the change may or may not have landed', async () => {
+  it('out of attempts and unable to look, the outcome is unclear', async () => {
     const { client, on, sent } = setUp({ retry: { maxAttempts: 1 } });
     on('POST', '/togglesuspension', LOST);
     on('GET', '/multipleusers', { status: 401, body: { error: 'token revoked' } });
 
-    const error = await client
-      .setSuspended(JOE, true, { observed: 'ACTIVE' })
-      .catch((e: unknown) => e);
+    expect(await client.setSuspended(JOE, true, { observed: 'ACTIVE' })).toBe('unclear');
+    expect(paths(sent)).toEqual(['POST /togglesuspension', 'GET /multipleusers']);
+  });
 
+  it('promotion after a lost answer, when the re-read fails, still says it may or may not have landed', async () => {
+    const { client, on } = setUp({ retry: { maxAttempts: 2 } });
+    on('POST', '/promoteguest', LOST);
+    on('GET', '/multipleusers', { status: 401, body: { error: 'token revoked' } });
+
+    const error = await client.promoteGuest(JOE).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({
-      path: '/togglesuspension',
+      path: '/promoteguest',
       hint: expect.stringMatching(/may or may not have been applied/) as unknown,
     });
-    expect(paths(sent)).toEqual(['POST /togglesuspension', 'GET /multipleusers']);
   });
 
   it('shares one re-read among toggles that lost their answers together', async () => {
