@@ -5,7 +5,7 @@ import type { Env } from '../config/load.js';
 import { ConfigError, type ExitCode } from '../errors.js';
 import type { Plan } from '../reconcile/model.js';
 import { planProblems } from '../reconcile/apply.js';
-import { jsonText, renderPlan, useColor } from '../reconcile/render.js';
+import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
 import { applyRun, planRun } from '../reconcile/run.js';
 import { configPath, openRunContext } from './context.js';
 import type { CliIo } from './main.js';
@@ -106,7 +106,7 @@ export async function applyCommand(
       ...(reviewed === undefined ? {} : { reviewed }),
     });
     if (opts.json === true) {
-      ctx.io.stdout.write(JSON.stringify(report) + '\n');
+      ctx.io.stdout.write(jsonText(report) + '\n');
     } else {
       ctx.io.stdout.write(renderPlan(plan, { color: useColor(ctx.io.stdout, ctx.env) }));
       const lines = Object.entries(report.counts).map(
@@ -119,14 +119,16 @@ export async function applyCommand(
         `\nApplied in ${(report.durationMs / 1000).toFixed(1)} s:\n${lines.length === 0 ? '  nothing to do' : lines.join('\n')}\n`,
       );
       for (const f of report.failures)
-        ctx.io.stdout.write(`  FAILED ${f.kind} ${f.email}: ${f.error}\n`);
+        ctx.io.stdout.write(`  FAILED ${f.kind} ${printable(f.email)}: ${printable(f.error)}\n`);
       for (const s of report.skipped)
-        ctx.io.stdout.write(`  skipped ${s.kind} ${s.email}: ${s.reason}\n`);
+        ctx.io.stdout.write(`  skipped ${s.kind} ${printable(s.email)}: ${printable(s.reason)}\n`);
       if (report.held.length > 0) {
         const cfg = opts.config === undefined ? '' : ` --config ${configFile}`;
         ctx.io.stdout.write(
           `\nHeld back by safety budgets, not sent (${report.held.length}):\n` +
-            report.held.map((h) => `  held ${h.kind} ${h.email}: ${h.heldBy}\n`).join('') +
+            report.held
+              .map((h) => `  held ${h.kind} ${printable(h.email)}: ${h.heldBy}\n`)
+              .join('') +
             `Everything else was applied. The held actions are saved in ${report.planFile ?? '(not saved)'}.\n` +
             `Review them, then apply exactly them with: dirsync apply${cfg} --plan ${report.planFile ?? 'FILE'}\n` +
             `(or send everything with: dirsync apply${cfg} --force; or raise the limits under safety: in the config)\n`,
