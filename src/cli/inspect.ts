@@ -5,9 +5,16 @@ import type { ExitCode } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import { matchUsers } from '../reconcile/match.js';
 import type { OrgDetails } from '../reconcile/model.js';
-import { desiredRank, inScope, plan } from '../reconcile/plan.js';
+import { durationMs } from '../config/schema.js';
+import { desiredRank, detailReadsNeeded, inScope, plan, sweepDue } from '../reconcile/plan.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
-import { groupsOfInterest, protectedUsers, readOrganization } from '../reconcile/run.js';
+import {
+  groupsOfInterest,
+  protectedUsers,
+  railContext,
+  readOrganization,
+} from '../reconcile/run.js';
+import { judge, subPlan } from '../reconcile/safety.js';
 import type { CommandEnv } from './commands.js';
 import { configPath, openRunContext, type RunContext } from './context.js';
 
@@ -87,13 +94,16 @@ export async function explainCommand(
   try {
     const { config, api, store } = run.deps;
     const { snapshot, organization } = await readBoth(run);
+    const now = (run.deps.clock ?? (() => new Date()))();
     const wanted = email.trim().toLowerCase();
     const org = organization.find((u) => u.email.toLowerCase() === wanted);
-    const { matches } = matchUsers(snapshot.users, organization);
+    // The whole organization, matched as `plan` matches it: an alias another user's primary
+    // email already claims is ambiguous here exactly as it is there.
+    const match = matchUsers(snapshot.users, organization);
     const dir =
       org === undefined
         ? snapshot.users.find((u) => u.email === wanted || u.aliases.includes(wanted))
-        : matches.get(org.emailId);
+        : match.matches.get(org.emailId);
     if (org === undefined && dir === undefined) {
       throw new ConfigError(`${email} is neither in the directory nor in the organization`, {
         hint: 'check the spelling; `dirsync check` shows counts',
@@ -103,7 +113,11 @@ export async function explainCommand(
     out(
       `  in scope: ${inScope(email, config.rules) ? 'yes' : `no (rules.scope: ${config.rules.scope.emailDomains.join(', ')}; exclude ${config.rules.scope.exclude.length})`}`,
     );
-    if (dir === undefined) out('  directory: not found (no entry with this email or alias)');
+    const ambiguity =
+      org === undefined ? undefined : match.ambiguous.find((a) => a.email === org.email);
+    if (ambiguity !== undefined) {
+      out(`  directory: ambiguous, claimed by ${printable(ambiguity.dns.join(' | '))}: left alone`);
+    } else if (dir === undefined) out('  directory: not found (no entry with this email or alias)');
     else {
       out(`  directory: ${printable(dir.dn)}`);
       out(
@@ -119,42 +133,70 @@ export async function explainCommand(
       const rank = desiredRank(dir, config.rules);
       out(`    rank by the rules: ${rank.rank} (${printable(rank.why)})`);
     }
-    const details = new Map<number, OrgDetails>();
-    if (org === undefined) out('  organization: not found (this API cannot create users)');
-    else {
-      const d = await api.getUser(asEmailId(org.emailId));
-      details.set(org.emailId, {
-        computerUsernames: d.computerUsernames,
-        smartcards: d.smartcards.map((c) => ({ number: c.number, label: c.label ?? '' })),
-      });
-      out(
-        `  organization: ${printable(org.email)}, email_id ${org.emailId}, user_id ${org.userId}, ${org.tag}, ${org.adStatus}`,
-      );
-      out(
-        `    computer usernames ${list(d.computerUsernames, true)}; smart cards ${list(
-          d.smartcards.map((c) => c.number),
-          true,
-        )}`,
-      );
-      const record = store.state.users[String(org.emailId)];
-      out(`    state record: ${record === undefined ? '(none yet)' : jsonText(record)}`);
+    if (org === undefined) {
+      out('  organization: not found (this API cannot create users)');
+      return 0;
     }
-    if (org !== undefined) {
-      const p = plan({
-        directory: snapshot.users,
-        organization: [org],
-        details,
-        state: store.state,
-        rules: config.rules,
-        protectedUsers: protectedUsers(config),
-        now: new Date(),
-        unusable: snapshot.unusable ?? [],
-      });
-      out('');
-      ctx.io.stdout.write(
-        renderPlan({ ...p, notInOrganization: [] }, { color: useColor(ctx.io.stdout, ctx.env) }),
-      );
-    }
+    const d = await api.getUser(asEmailId(org.emailId));
+    const live: OrgDetails = {
+      computerUsernames: d.computerUsernames,
+      smartcards: d.smartcards.map((c) => ({ number: c.number, label: c.label ?? '' })),
+    };
+    out(
+      `  organization: ${printable(org.email)}, email_id ${org.emailId}, user_id ${org.userId}, ${org.tag}, ${org.adStatus}`,
+    );
+    out(
+      `    computer usernames ${list(live.computerUsernames, true)}; smart cards ${list(
+        live.smartcards.map((c) => c.number),
+        true,
+      )}`,
+    );
+    const record = store.state.users[String(org.emailId)];
+    out(`    state record: ${record === undefined ? '(none yet)' : jsonText(record)}`);
+
+    // The plan `plan` would make, for this user: same organization, same match, and this
+    // user's details only where `plan` would read them (otherwise the record vouches).
+    const base = {
+      directory: snapshot.users,
+      organization,
+      state: store.state,
+      rules: config.rules,
+      protectedUsers: protectedUsers(config),
+      now,
+      match,
+      unusable: snapshot.unusable ?? [],
+    };
+    const sweep = sweepDue(store.state, now, durationMs(config.verifyEvery));
+    const readsDetails = detailReadsNeeded(base, { sweep }).includes(org.emailId);
+    if (!readsDetails && record?.verifiedAt !== undefined)
+      out(`    (plan trusts the state record's values, verified ${record.verifiedAt})`);
+    const whole = plan({
+      ...base,
+      details: readsDetails ? new Map([[org.emailId, live]]) : new Map<number, OrgDetails>(),
+    });
+    const verdict = judge(whole, railContext(config, store.state, organization, now));
+    const mine = (e: string): boolean => e.toLowerCase() === org.email.toLowerCase();
+    const own = {
+      ...whole,
+      actions: whole.actions.filter((a) => a.emailId === org.emailId),
+      notes: whole.notes.filter((n) => mine(n.email)),
+      ambiguous: whole.ambiguous.filter((a) => mine(a.email)),
+      notInOrganization: [],
+      ...(whole.problems === undefined
+        ? {}
+        : {
+            problems: whole.problems.filter(
+              (p) => (p.email !== null && mine(p.email)) || p.dn === dir?.dn,
+            ),
+          }),
+    };
+    own.summary = { ...whole.summary, actions: subPlan(own, own.actions).summary.actions };
+    out('');
+    ctx.io.stdout.write(renderPlan(own, { color: useColor(ctx.io.stdout, ctx.env) }));
+    for (const t of verdict.stops)
+      out(`  the run would be refused: ${t.rail}: ${printable(t.message)}`);
+    for (const h of verdict.held.filter((x) => x.emailId === org.emailId))
+      out(`  ${h.kind} would be held back: ${printable(h.heldBy)}`);
     return 0;
   } finally {
     await run.close();
