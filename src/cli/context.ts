@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createApiClient, type ApiClient } from '../api/client.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { loadConfig, type Env, type LoadedConfig } from '../config/load.js';
 import { durationMs } from '../config/schema.js';
 import { insecureSettings } from '../config/warnings.js';
@@ -16,7 +17,7 @@ export function configPath(option: string | undefined, env: Env): string {
 
 export interface RunContext {
   loaded: LoadedConfig;
-  deps: RunDeps & { api: ApiClient };
+  deps: RunDeps & { api: ApiClient; audit: AuditLog };
   logger: Logger;
   runId: string;
   close(): Promise<void>;
@@ -76,6 +77,7 @@ export function openRunContext(
     logger,
     ...(progress === undefined ? {} : { onProgress: progress }),
   });
+  const audit = AuditLog.forConfig(config);
   // A run whose lock is taken from it (it stalled past state.lockStaleAfter and another run took
   // over) must stop: two runs must never write at once.
   const lockLost = new AbortController();
@@ -117,6 +119,7 @@ export function openRunContext(
       store,
       logger,
       signal,
+      audit,
       ...(progress === undefined ? {} : { progress }),
       ...(options.observer === undefined ? {} : { observer: options.observer }),
     },
@@ -128,6 +131,7 @@ export function openRunContext(
       } finally {
         store.unlock();
       }
+      audit.close();
       await api.close();
     },
   };

@@ -9,6 +9,7 @@ import type { Env } from '../config/load.js';
 import { applyCommand, configSchemaCommand, planCommand } from './commands.js';
 import { daemonCommand } from './daemon-command.js';
 import { demoCommand } from './demo.js';
+import { historyCommand } from './history.js';
 import { checkCommand, explainCommand } from './inspect.js';
 
 const VERSION = '0.1.0';
@@ -97,6 +98,19 @@ function buildProgram(
     .action(async (email: string, opts: { config?: string }) => {
       result.code = await explainCommand(ctx, email, opts);
     });
+
+  program
+    .command('history')
+    .argument('[user]', 'only this user: an email (any case) or an email_id')
+    .description('the audit trail: every action applied, failed, skipped or held, oldest first')
+    .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
+    .option('--since <when>', 'only entries since a duration ago (7d, 12h) or a date (2026-11-01)')
+    .option('--json', 'print the entries as JSON Lines, one object a line')
+    .action(
+      (user: string | undefined, opts: { config?: string; since?: string; json?: boolean }) => {
+        result.code = historyCommand(ctx, user, opts);
+      },
+    );
 
   program
     .command('demo')

@@ -181,5 +181,7 @@ export function loadConfig(path: string, env: Env): LoadedConfig {
     config.source.tls.caFile = here(config.source.tls.caFile);
   if (config.api.tls.caFile !== undefined) config.api.tls.caFile = here(config.api.tls.caFile);
   config.state.path = here(config.state.path);
+  if (config.audit.path !== undefined) config.audit.path = here(config.audit.path);
+  for (const w of config.notify.webhooks) if (w.urlFile !== undefined) w.urlFile = here(w.urlFile);
   return { config, secrets: { bindPassword, token }, path };
 }

@@ -96,6 +96,42 @@ export const SafetyConfig = z.strictObject({
 });
 export type SafetyConfig = z.infer<typeof SafetyConfig>;
 
+/** Where the audit trail goes and how long it is kept. */
+export const AuditConfig = z.strictObject({
+  /** The folder of the audit log (one JSON Lines file per day); default `audit/` beside state.path. */
+  path: z.string().min(1).optional(),
+  /** Days an audit file is kept; older files are deleted. By age only, never by run count. */
+  keepDays: z.number().int().min(1).default(400),
+});
+export type AuditConfig = z.infer<typeof AuditConfig>;
+
+export const NOTIFY_EVENTS = ['refused', 'held', 'failed', 'actions_failed', 'recovered'] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+export const WebhookConfig = z
+  .strictObject({
+    /** Names the webhook in logs and errors: its URL is a secret and is never shown. */
+    name: z.string().min(1).optional(),
+    /** The webhook URL, a secret: prefer urlFile or ${ENV}. */
+    url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    /** A file holding the webhook URL. */
+    urlFile: z.string().min(1).optional(),
+    format: z.enum(['json', 'slack', 'teams']).default('json'),
+    /** The events posted; every event when left out. */
+    events: z.array(z.enum(NOTIFY_EVENTS)).min(1).optional(),
+    /** Time allowed for one post (each attempt). */
+    timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
+  })
+  .refine((w) => (w.url === undefined) !== (w.urlFile === undefined), {
+    error: 'set exactly one of url and urlFile',
+  });
+export type WebhookConfig = z.infer<typeof WebhookConfig>;
+
+export const NotifyConfig = z.strictObject({
+  webhooks: z.array(WebhookConfig).default([]),
+});
+export type NotifyConfig = z.infer<typeof NotifyConfig>;
+
 export const Config = z.strictObject({
   source: SourceConfig,
   api: ApiConfig,
@@ -128,6 +164,8 @@ export const Config = z.strictObject({
         .default('90s'),
     })
     .default({ path: './state/dirsync.json', lockStaleAfter: '90s' }),
+  audit: AuditConfig.default({ keepDays: 400 }),
+  notify: NotifyConfig.default({ webhooks: [] }),
   log: z
     .strictObject({
       level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),

@@ -2,10 +2,12 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { UsersApi } from '../api/client.js';
+import type { AuditEntry, AuditSink } from '../audit/audit-log.js';
+import { actionEntry, failedRunEntry, heldEntry, refusedRunEntry } from '../audit/entries.js';
 import { asEmailId } from '../api/ids.js';
 import { durationMs, type Config } from '../config/schema.js';
 import type { DirectorySource } from '../directory/model.js';
-import { SafetyError } from '../errors.js';
+import { describeError, SafetyError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
 import type { StateStore } from '../state/store.js';
 import { actionKey, applyPlan, type ApplyReport } from './apply.js';
@@ -52,6 +54,8 @@ export interface RunDeps {
    * are cut at once, no new action starts; what landed is journaled.
    */
   signal?: AbortSignal;
+  /** The audit trail: every action's outcome, and refused or failed runs. */
+  audit?: AuditSink;
 }
 
 export interface PlannedRun {
@@ -242,6 +246,8 @@ export interface RunReport {
   togglesVerified: ToggleVerdict[];
   /** Set when the token was refused (401, or 403 on a write) and the apply stopped sending. */
   stopped?: { reason: string; hint: string };
+  /** Every action of the run and its outcome (`error`: why it failed or was skipped). */
+  actions: { kind: string; email: string; outcome: string; error?: string }[];
 }
 
 /**
@@ -382,6 +388,20 @@ export function writeReport(statePath: string, report: RunReport): string {
 /** How many saved plans of each kind (held, refused) are kept. */
 export const KEEP_PLANS = 10;
 
+type ApplyRunOptions = Parameters<typeof applyRun>[1];
+
+/** Writes audit lines; a failure is logged, never thrown: the actions have happened anyway. */
+function audit(deps: RunDeps, logger: Logger, entries: AuditEntry[]): void {
+  try {
+    deps.audit?.write(entries);
+  } catch (error) {
+    logger.error('audit log write failed; the outcome is in the run report only', {
+      error: describeError(error),
+      lines: entries.length,
+    });
+  }
+}
+
 /**
  * Saves a plan for review in `plans/` beside the state record: `held-<time>.json` (the actions
  * budgets held back) or `refused-<time>.json` (a whole plan a stop rail refused). Time-stamped,
@@ -401,6 +421,8 @@ export function savePlan(
  * held (saved for review) and the rest applies; a stop rail refuses the whole run, after
  * recording what the read established. With `reviewed` (apply --plan), exactly that plan is
  * applied, skipping actions whose target changed; budgets were the reviewer's call.
+ * Every action's outcome goes to the audit trail as it lands; a refused or failed run writes
+ * one `run` line.
  */
 export async function applyRun(
   deps: RunDeps,
@@ -413,6 +435,33 @@ export async function applyRun(
     /** The config file, named in the commands a refusal prints. */
     configFile?: string;
   },
+): Promise<{ report: RunReport; reportFile: string; plan: Plan }> {
+  const logger = deps.logger ?? createSilentLogger();
+  const clock = deps.clock ?? (() => new Date());
+  // A run that cannot keep its audit trail changes nothing.
+  deps.audit?.open();
+  try {
+    return await applyAudited(deps, options);
+  } catch (error) {
+    const at = clock();
+    audit(deps, logger, [
+      error instanceof SafetyError
+        ? refusedRunEntry(error, options.runId, at)
+        : failedRunEntry(describeError(error), options.runId, at),
+    ]);
+    throw error;
+  } finally {
+    try {
+      deps.audit?.sync();
+    } catch (error) {
+      logger.error('audit log sync failed', { error: describeError(error) });
+    }
+  }
+}
+
+async function applyAudited(
+  deps: RunDeps,
+  options: ApplyRunOptions,
 ): Promise<{ report: RunReport; reportFile: string; plan: Plan }> {
   const { config, api, store } = deps;
   const logger = deps.logger ?? createSilentLogger();
@@ -482,6 +531,7 @@ export async function applyRun(
       skipped: [],
       unclear: [],
       togglesVerified,
+      actions: [],
     };
     const reportFile = writeReport(store.path, report);
     throw railError(verdict.stops, {
@@ -525,6 +575,11 @@ export async function applyRun(
           counts: Object.fromEntries(keys.map((k) => [k, 1])),
         });
     }
+    if (r.outcome === 'applied') {
+      const { kind, email, emailId, before, after } = r.action;
+      logger.info('action applied', { kind, email, emailId, before, after });
+    }
+    audit(deps, logger, [actionEntry(r, options.runId, clock())]);
     options.onResult?.(r);
   };
   const plan = verdict.apply;
@@ -548,6 +603,12 @@ export async function applyRun(
     verdict.heldPlan === undefined
       ? undefined
       : savePlan(store.path, 'held', startedAt, verdict.heldPlan);
+  const heldAt = clock();
+  audit(
+    deps,
+    logger,
+    verdict.held.map((h) => heldEntry(h, options.runId, heldAt)),
+  );
   store.compact();
   const report: RunReport = {
     ...base,
@@ -574,6 +635,12 @@ export async function applyRun(
       })),
     togglesVerified,
     ...(result.stopped === undefined ? {} : { stopped: result.stopped }),
+    actions: result.results.map((r) => ({
+      kind: r.action.kind,
+      email: r.action.email,
+      outcome: r.outcome,
+      ...(r.error === undefined ? {} : { error: r.error }),
+    })),
   };
   const reportFile = writeReport(store.path, report);
   return { report, reportFile, plan };

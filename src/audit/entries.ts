@@ -1,0 +1,97 @@
+import { describeError, type SafetyError } from '../errors.js';
+import type { Action } from '../reconcile/model.js';
+import type { AuditEntry } from './audit-log.js';
+
+/** An action's outcome as apply reports it; any outcome string is kept as it is. */
+export interface OutcomeLike {
+  action: Pick<Action, 'kind' | 'email' | 'emailId' | 'before' | 'after' | 'reason'>;
+  outcome: string;
+  error?: string | undefined;
+}
+
+/** The audit line of one applied, failed, skipped or unclear action. */
+export function actionEntry(result: OutcomeLike, runId: string, time: Date): AuditEntry {
+  const { action } = result;
+  return {
+    time: time.toISOString(),
+    runId,
+    kind: action.kind,
+    email: action.email,
+    email_id: action.emailId,
+    before: action.before ?? null,
+    after: action.after ?? null,
+    reason: action.reason,
+    outcome: result.outcome,
+    error: result.error ?? null,
+  };
+}
+
+/** An action a budget held back for review (`report.held`). */
+export interface HeldLike {
+  kind: string;
+  email: string;
+  emailId: number;
+  /** Why the plan wanted it. */
+  reason: string;
+  before: unknown;
+  after: unknown;
+  /** Why it was held (the rail), when known apart from the reason. */
+  heldBy?: string;
+}
+
+export function heldEntry(held: HeldLike, runId: string, time: Date): AuditEntry {
+  return {
+    time: time.toISOString(),
+    runId,
+    kind: held.kind,
+    email: held.email,
+    email_id: held.emailId,
+    before: held.before ?? null,
+    after: held.after ?? null,
+    reason: held.reason,
+    outcome: 'held',
+    error: held.heldBy ?? null,
+  };
+}
+
+/**
+ * The one line a refused run writes: no line per action (none was sent, and the refused plan
+ * is saved elsewhere), the rails that refused it instead, each with its message.
+ */
+export function refusedRunEntry(error: SafetyError, runId: string, time: Date): AuditEntry {
+  // railError lists the trips one a line, "  <rail>: <message>", under its first line.
+  const lines = error.message.split('\n');
+  const rails = error.rails.map((rail) => {
+    const line = lines.find((l) => l.trimStart().startsWith(`${rail}: `));
+    return { rail, message: line === undefined ? '' : line.trimStart().slice(rail.length + 2) };
+  });
+  return {
+    time: time.toISOString(),
+    runId,
+    kind: 'run',
+    email: '',
+    email_id: null,
+    before: null,
+    after: null,
+    reason: lines[0]!.replace(/:$/, ''),
+    outcome: 'refused',
+    error: describeError(error),
+    rails,
+  };
+}
+
+/** The one line a run that stopped on an error writes (its actions have their own lines). */
+export function failedRunEntry(message: string, runId: string, time: Date): AuditEntry {
+  return {
+    time: time.toISOString(),
+    runId,
+    kind: 'run',
+    email: '',
+    email_id: null,
+    before: null,
+    after: null,
+    reason: 'the run stopped on an error',
+    outcome: 'failed',
+    error: message,
+  };
+}

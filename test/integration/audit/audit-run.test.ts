@@ -1,0 +1,172 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { auditDir, readAudit } from '../../../src/audit/audit-log.js';
+import { openRunContext } from '../../../src/cli/context.js';
+import { DirectoryError, SafetyError } from '../../../src/errors.js';
+import type { MockServer } from '../../../src/mock/server.js';
+import { applyRun, type RunReport } from '../../../src/reconcile/run.js';
+import { demoConfig, startDemoMock } from './support.js';
+
+let mock: MockServer | undefined;
+const dirs: string[] = [];
+afterEach(async () => {
+  await mock?.close();
+  mock = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** Opens a run context on `configFile` with its JSON log lines collected. */
+function open(configFile: string): {
+  run: ReturnType<typeof openRunContext>;
+  logs: () => Record<string, unknown>[];
+} {
+  const stream = new PassThrough();
+  let text = '';
+  stream.on('data', (c: Buffer) => (text += c.toString()));
+  const run = openRunContext(configFile, {}, stream, { lock: true });
+  return {
+    run,
+    logs: () =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+describe('the audit trail of a run', () => {
+  it('writes every action applied, failed or skipped once, with who, what, why and the outcome; the report lists them', async () => {
+    mock = await startDemoMock({ cardClash: true });
+    const { dir, configFile } = demoConfig(mock.url);
+    dirs.push(dir);
+    const { run, logs } = open(configFile);
+
+    let report: RunReport;
+    let reportFile: string;
+    try {
+      ({ report, reportFile } = await applyRun(run.deps, { runId: run.runId }));
+    } finally {
+      await run.close();
+    }
+
+    const { entries, skipped } = readAudit(auditDir(run.loaded.config));
+    expect(skipped).toEqual([]);
+    expect(report.actions.length).toBeGreaterThan(10);
+    // One line per action of the report, in any order, none twice.
+    const key = (a: { kind: string; email: string; outcome: string }): string =>
+      `${a.kind} ${a.email} ${a.outcome}`;
+    expect(entries.map(key).sort()).toEqual(report.actions.map(key).sort());
+    expect(new Set(entries.map((e) => `${e.kind} ${e.email}`)).size).toBe(entries.length);
+    expect(entries.every((e) => e.runId === run.runId)).toBe(true);
+
+    const failed = entries.find((e) => e.outcome === 'failed');
+    expect(failed).toMatchObject({
+      kind: 'set_smartcards',
+      email: 'mia.ops@corp.example.com',
+      before: [],
+      after: ['555001'],
+      error: expect.stringContaining('400') as unknown,
+    });
+    expect(report.actions).toContainEqual({
+      kind: 'set_smartcards',
+      email: 'mia.ops@corp.example.com',
+      outcome: 'failed',
+      error: failed!.error,
+    });
+    const suspend = entries.find((e) => e.kind === 'suspend' && e.email.startsWith('fred.'));
+    expect(suspend).toEqual({
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown,
+      runId: run.runId,
+      kind: 'suspend',
+      email: 'fred.former@corp.example.com',
+      email_id: expect.any(Number) as unknown,
+      before: 'ACTIVE',
+      after: 'SUSPENDED',
+      reason: expect.stringContaining('not in the directory') as unknown,
+      outcome: 'applied',
+      error: null,
+    });
+    // The report on disk lists the actions too, not only counts.
+    const onDisk = JSON.parse(readFileSync(reportFile, 'utf8')) as RunReport;
+    expect(onDisk.actions).toEqual(report.actions);
+
+    // Applied actions are logged at info, one line each; failures stay at warn.
+    const appliedLines = logs().filter((l) => l['message'] === 'action applied');
+    const applied = entries.filter((e) => e.outcome === 'applied');
+    expect(appliedLines.map((l) => `${String(l['kind'])} ${String(l['email'])}`).sort()).toEqual(
+      applied.map((e) => `${e.kind} ${e.email}`).sort(),
+    );
+    expect(appliedLines.every((l) => l['level'] === 'info' && l['runId'] === run.runId)).toBe(true);
+  });
+
+  it('appends each run to the log of the runs before it', async () => {
+    // mia's card clashes with rita's: the first run fails it, the second (rita's card gone) sends it again.
+    mock = await startDemoMock({ cardClash: true });
+    const { dir, configFile } = demoConfig(mock.url);
+    dirs.push(dir);
+    const first = open(configFile).run;
+    await applyRun(first.deps, { runId: first.runId }).finally(() => first.close());
+    const before = readAudit(auditDir(first.loaded.config)).entries;
+
+    const second = open(configFile).run;
+    await applyRun(second.deps, { runId: second.runId }).finally(() => second.close());
+
+    const after = readAudit(auditDir(second.loaded.config)).entries;
+    expect(after.slice(0, before.length)).toEqual(before);
+    const added = after.slice(before.length);
+    expect(added.every((e) => e.runId === second.runId)).toBe(true);
+    expect(added.map((e) => `${e.kind} ${e.email}`)).toContain(
+      'set_smartcards mia.ops@corp.example.com',
+    );
+  });
+
+  it('writes a refused run as one `run` line naming its rails, and no action line', async () => {
+    mock = await startDemoMock();
+    // No SUPER group: the plan would leave the organization without a SUPER, an invariant.
+    const { dir, configFile } = demoConfig(mock.url, (c) => {
+      c['rules'] = { ...c['rules'], ranks: { SUPER: [], ADMIN: [] } };
+    });
+    dirs.push(dir);
+    const { run } = open(configFile);
+
+    const error = await applyRun(run.deps, { runId: run.runId })
+      .catch((e: unknown) => e)
+      .finally(() => run.close());
+
+    expect(error).toBeInstanceOf(SafetyError);
+    const { entries } = readAudit(auditDir(run.loaded.config));
+    expect(entries).toEqual([
+      expect.objectContaining({
+        runId: run.runId,
+        kind: 'run',
+        email: '',
+        email_id: null,
+        outcome: 'refused',
+        rails: [{ rail: 'lastSuper', message: expect.stringContaining('SUPER') as unknown }],
+      }),
+    ]);
+  });
+
+  it('writes a run that stops on an error as one `run` line with the error', async () => {
+    mock = await startDemoMock();
+    const { dir, configFile } = demoConfig(mock.url, (c) => {
+      c['source'] = { ...c['source'], file: '/nonexistent/dirsync/missing.ldif' };
+    });
+    dirs.push(dir);
+    const { run } = open(configFile);
+
+    const error = await applyRun(run.deps, { runId: run.runId })
+      .catch((e: unknown) => e)
+      .finally(() => run.close());
+
+    expect(error).toBeInstanceOf(DirectoryError);
+    expect(readAudit(auditDir(run.loaded.config)).entries).toEqual([
+      expect.objectContaining({
+        kind: 'run',
+        outcome: 'failed',
+        error: expect.stringContaining('missing.ldif') as unknown,
+      }),
+    ]);
+  });
+});
