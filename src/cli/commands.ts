@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { Config } from '../config/schema.js';
 import type { Env } from '../config/load.js';
 import { ConfigError, type ExitCode } from '../errors.js';
+import { Notifier } from '../notify/notifier.js';
 import type { Plan } from '../reconcile/model.js';
 import { planProblems } from '../reconcile/apply.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
@@ -93,18 +94,24 @@ export async function applyCommand(
   const run = openRunContext(configFile, ctx.env, ctx.io.stderr, {
     lock: true,
   });
+  let notifier: Notifier | undefined;
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {
+    notifier = Notifier.forConfig(run.loaded.config, { logger: run.logger, env: ctx.env });
     const { report, reportFile, plan } = await applyRun(run.deps, {
       runId: run.runId,
       force: opts.force === true,
       signal: stop.signal,
       ...(opts.config === undefined ? {} : { configFile }),
       ...(reviewed === undefined ? {} : { reviewed }),
+    }).catch((error: unknown) => {
+      notifier?.runFinished({ runId: run.runId, error });
+      throw error;
     });
+    notifier.runFinished({ runId: run.runId, report });
     if (opts.json === true) {
       ctx.io.stdout.write(jsonText(report) + '\n');
     } else {
@@ -160,6 +167,8 @@ export async function applyCommand(
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     await run.close();
+    // The run is over: posts still in flight get a few seconds, never more.
+    await notifier?.close();
   }
 }
 

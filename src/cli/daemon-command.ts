@@ -3,6 +3,7 @@ import { durationMs } from '../config/schema.js';
 import { ConfigError, type ExitCode } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, startDaemon } from '../daemon/daemon.js';
+import { Notifier } from '../notify/notifier.js';
 import type { CommandEnv } from './commands.js';
 import { configPath, openRunContext } from './context.js';
 
@@ -35,6 +36,7 @@ export async function daemonCommand(ctx: CommandEnv, opts: { config?: string }):
     secrets: [secrets.token, secrets.bindPassword],
     ...(config.log.format === 'auto' ? {} : { format: config.log.format }),
   }).child({ component: 'daemon' });
+  const notifier = Notifier.forConfig(config, { logger, env: ctx.env });
 
   let signalled: (signal: StopSignal) => void = () => {};
   const stopRequested = new Promise<StopSignal>((resolve) => {
@@ -61,6 +63,7 @@ export async function daemonCommand(ctx: CommandEnv, opts: { config?: string }):
       server: config.server,
       openRun: (observer) => openRunContext(path, ctx.env, ctx.io.stderr, { lock: true, observer }),
       logger,
+      notifier,
       shutdownTimeoutMs: timeoutMs,
     });
     const signal = await stopRequested;

@@ -1,6 +1,7 @@
 import { durationMs, type Config } from '../config/schema.js';
 import { DirsyncError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { DEFAULT_DRAIN_MS, type Notifier, type RunNotice } from '../notify/notifier.js';
 import { applyRun, type RunDeps, type RunObserver } from '../reconcile/run.js';
 import { DaemonMetrics, errorKind, type RunOutcome } from './metrics.js';
 import { ReadinessTracker } from './readiness.js';
@@ -38,6 +39,8 @@ export interface DaemonOptions {
   /** How long a shutdown waits for the in-flight actions; 25 s by default (under Kubernetes' 30). */
   shutdownTimeoutMs?: number;
   metrics?: DaemonMetrics;
+  /** Told how each run ended (webhooks); closed, with a bounded wait, when the daemon stops. */
+  notifier?: Pick<Notifier, 'runFinished' | 'close'>;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
@@ -86,6 +89,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     let run: DaemonRun | undefined;
     let outcome: RunOutcome = 'failed';
     let error: string | undefined;
+    let notice: RunNotice | undefined;
     try {
       run = options.openRun(observer);
       run.logger.info('run started', { trigger: request.trigger });
@@ -97,6 +101,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           onResult: (r) => metrics.actions.inc({ kind: r.action.kind, outcome: r.outcome }),
         },
       );
+      notice = { runId: run.runId, report };
       metrics.directoryUsers.set(report.summary.directoryUsers);
       metrics.organizationUsers.set(report.summary.organizationUsers);
       // An unclear toggle is a failure until a later run has verified it; a refused token too.
@@ -117,6 +122,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     } catch (caught) {
       outcome = errorKind(caught) === 'SafetyError' ? 'refused' : 'failed';
       error = describeError(caught);
+      notice = { runId: run?.runId ?? 'none', error: caught };
       metrics.recordError(caught);
       (run?.logger ?? logger).error(outcome === 'refused' ? 'run refused' : 'run failed', {
         kind: errorKind(caught),
@@ -126,6 +132,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           : {}),
       });
     } finally {
+      // Before the lock is released: the notification status lives beside the state record.
+      if (notice !== undefined) options.notifier?.runFinished(notice);
       await run?.close().catch((closeError: unknown) => {
         logger.warn('closing the run failed', { error: describeError(closeError) });
       });
@@ -185,6 +193,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ]);
     clearTimeout(timer);
     await server.close();
+    // Posts still in flight get what is left of the shutdown time, at most DEFAULT_DRAIN_MS.
+    const left = shutdownTimeoutMs - (Date.now() - began);
+    await options.notifier?.close(Math.max(0, Math.min(DEFAULT_DRAIN_MS, left)));
     if (result === 'timed-out') {
       logger.error(
         'shutdown timed out with a run still going; its unsent actions wait for the next start',
