@@ -18,6 +18,10 @@ export interface RunNotice {
     /** Actions a budget held back for review. */
     held?: readonly { kind: string; email: string; reason?: string }[];
     rails?: { tripped: readonly { rail: string; message: string }[]; forced?: boolean };
+    /** Toggles whose outcome could not be established: counted with the failed actions. */
+    unclear?: readonly { kind: string; email: string; reason: string }[];
+    /** The apply stopped sending (the token was refused): the run failed. */
+    stopped?: { reason: string; hint: string };
   };
   error?: unknown;
 }
@@ -108,9 +112,29 @@ export function runEvents(notice: RunNotice): NotifyEvent[] {
   const events: NotifyEvent[] = [];
   if (notice.error !== undefined)
     events.push(notice.error instanceof SafetyError ? 'refused' : 'failed');
+  if (notice.report?.stopped !== undefined) events.push('failed');
   if ((notice.report?.held?.length ?? 0) > 0) events.push('held');
-  if ((notice.report?.failures.length ?? 0) > 0) events.push('actions_failed');
+  if (failuresOf(notice).length > 0) events.push('actions_failed');
   return EVENT_ORDER.filter((e) => events.includes(e));
+}
+
+/** Failed actions, and toggles whose outcome is unclear (they may need a person too). */
+function failuresOf(notice: RunNotice): { kind: string; email: string; error: string }[] {
+  return [
+    ...(notice.report?.failures ?? []),
+    ...(notice.report?.unclear ?? []).map((u) => ({
+      kind: u.kind,
+      email: u.email,
+      error: `unclear: ${u.reason}`,
+    })),
+  ];
+}
+
+/** What stopped the run: the error it threw, or the reason the apply stopped sending. */
+function stopReason(notice: RunNotice): string | undefined {
+  if (notice.error !== undefined) return describeError(notice.error);
+  const stopped = notice.report?.stopped;
+  return stopped === undefined ? undefined : `${stopped.reason} (to fix: ${stopped.hint})`;
 }
 
 /** The rails behind a refusal (from the error) or behind held actions (from the report). */
@@ -137,7 +161,7 @@ function summaryOf(
   const parts = events.map((e) => {
     switch (e) {
       case 'failed':
-        return `the run failed: ${describeError(notice.error)}`;
+        return `the run failed: ${stopReason(notice) ?? 'unknown error'}`;
       case 'refused':
         return `the safety rails refused the run (${railNames}); nothing was changed`;
       case 'held': {
@@ -146,7 +170,10 @@ function summaryOf(
       }
       case 'actions_failed': {
         const n = notice.report?.failures.length ?? 0;
-        return `${n} action${n === 1 ? '' : 's'} failed`;
+        const u = notice.report?.unclear?.length ?? 0;
+        const failed = n === 0 ? [] : [`${n} action${n === 1 ? '' : 's'} failed`];
+        const unclear = u === 0 ? [] : [`${u} toggle${u === 1 ? '' : 's'} unclear`];
+        return [...failed, ...unclear].join(', ');
       }
       case 'recovered':
         return `a run succeeded again after an earlier one that ${(previous ?? []).join(', ').replace(/_/g, ' ') || 'went wrong'}`;
@@ -247,7 +274,8 @@ export class Notifier {
     if (events.length === 0) return [];
 
     const rails = railsOf(notice);
-    const failures = notice.report?.failures ?? [];
+    const failures = failuresOf(notice);
+    const error = stopReason(notice);
     const held = notice.report?.held ?? [];
     const base = {
       events,
@@ -264,7 +292,7 @@ export class Notifier {
         .slice(0, SAMPLE_SIZE)
         .map((h) => ({ kind: h.kind, email: h.email, reason: h.reason ?? '' })),
       heldTotal: held.length,
-      ...(notice.error === undefined ? {} : { error: describeError(notice.error) }),
+      ...(error === undefined ? {} : { error }),
       ...(previous === undefined ? {} : { previous }),
     };
     for (const target of this.options.webhooks) {

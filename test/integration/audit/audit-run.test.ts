@@ -121,6 +121,30 @@ describe('the audit trail of a run', () => {
     );
   });
 
+  it('writes the actions a budget held back as outcome held, with the rail that held them', async () => {
+    mock = await startDemoMock();
+    const { dir, configFile } = demoConfig(mock.url, (c) => {
+      c['safety'] = { maxSuspends: 0, maxSuspendPercent: 0 };
+    });
+    dirs.push(dir);
+    const { run } = open(configFile);
+
+    const { report } = await applyRun(run.deps, { runId: run.runId }).finally(() => run.close());
+
+    expect(report.held.length).toBeGreaterThan(0);
+    const held = readAudit(auditDir(run.loaded.config)).entries.filter((e) => e.outcome === 'held');
+    expect(held.map((e) => `${e.kind} ${e.email}`).sort()).toEqual(
+      report.held.map((h) => `${h.kind} ${h.email}`).sort(),
+    );
+    expect(held[0]).toMatchObject({
+      runId: run.runId,
+      kind: 'suspend',
+      before: 'ACTIVE',
+      after: 'SUSPENDED',
+      error: expect.stringContaining('maxSuspends') as unknown,
+    });
+  });
+
   it('writes a refused run as one `run` line naming its rails, and no action line', async () => {
     mock = await startDemoMock();
     // No SUPER group: the plan would leave the organization without a SUPER, an invariant.

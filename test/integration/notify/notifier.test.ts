@@ -154,6 +154,33 @@ describe('notifications: events', () => {
     });
   });
 
+  it('counts unclear toggles with the failed actions, and a stopped apply as a failed run', async () => {
+    const unclear = await bodyOf({
+      runId: 'run-unclear',
+      report: {
+        failures: [],
+        unclear: [{ kind: 'suspend', email: 'joe@corp.example.com', reason: 'no answer' }],
+      },
+    });
+    const stopped = await bodyOf({
+      runId: 'run-stopped',
+      report: {
+        failures: [],
+        stopped: { reason: 'the API refused the token (403)', hint: 'give it write rights' },
+      },
+    });
+
+    expect(unclear).toMatchObject({
+      event: 'actions_failed',
+      failures: [{ kind: 'suspend', email: 'joe@corp.example.com', error: 'unclear: no answer' }],
+      summary: '1 toggle unclear',
+    });
+    expect(stopped).toMatchObject({
+      event: 'failed',
+      error: 'the API refused the token (403) (to fix: give it write rights)',
+    });
+  });
+
   it('posts nothing for a good run, then once `recovered` after a bad one, kept across processes', async () => {
     const r = await receiver();
     const first = aNotifier([{ url: r.url }]);
