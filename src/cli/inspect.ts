@@ -16,6 +16,7 @@ import {
 } from '../reconcile/run.js';
 import { judge, subPlan } from '../reconcile/safety.js';
 import type { CommandEnv } from './commands.js';
+import { checkOrganization } from '../state/organization.js';
 import { configPath, openRunContext, type RunContext } from './context.js';
 
 /** A list of directory or API values on one line; `(unknown ...)` when the directory's cannot be used. */
@@ -30,6 +31,7 @@ async function readBoth(run: RunContext) {
   const snapshot = await source.read({ groupsOfInterest: groupsOfInterest(config) });
   const dirMs = performance.now() - started;
   const organization = await readOrganization(api);
+  checkOrganization(run.deps.store.state, organization, run.deps.store.path);
   return { snapshot, organization, dirMs };
 }
 

@@ -9,6 +9,8 @@ import { durationMs, type Config } from '../config/schema.js';
 import type { DirectorySource } from '../directory/model.js';
 import { describeError, SafetyError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
+import type { OrganizationIdentity } from '../state/model.js';
+import { checkOrganization, organizationIdentity } from '../state/organization.js';
 import type { StateStore } from '../state/store.js';
 import { actionKey, applyPlan, type ApplyReport } from './apply.js';
 import type { OrgDetails, OrgUser, Plan } from './model.js';
@@ -64,6 +66,8 @@ export interface PlannedRun {
   /** The rails' verdict: what stops the run, what applies, what is held. */
   verdict: Verdict;
   organization: OrgUser[];
+  /** What the state record keeps to know this organization again (state/organization.ts). */
+  identity: OrganizationIdentity;
   details: Map<number, OrgDetails>;
   sweep: boolean;
   directoryUsers: number;
@@ -121,6 +125,8 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   const organization = await readOrganization(api);
   deps.observer?.organizationUsers?.(organization.length);
   logger.info('organization read', { users: organization.length });
+  // Before anything reads the record: another organization's ranks and flags are not ours.
+  checkOrganization(store.state, organization, store.path);
 
   const base = {
     directory: snapshot.users,
@@ -161,6 +167,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
     trips: verdict.trips,
     verdict,
     organization,
+    identity: organizationIdentity(organization, config.api.tokenOwner),
     details,
     sweep,
     directoryUsers: snapshot.users.length,
@@ -353,6 +360,8 @@ export function recordReadState(
   }
   if (planned.sweep) store.record({ type: 'verified', at });
   if (trust.directory) store.record({ type: 'read', at, directoryUsers: planned.directoryUsers });
+  if (trust.organization && planned.identity.sample.length > 0)
+    store.record({ type: 'organization', identity: planned.identity });
 }
 
 /** How many run reports are kept next to the state record. */

@@ -40,10 +40,24 @@ export const UserState = z.object({
 });
 export type UserState = z.infer<typeof UserState>;
 
+/**
+ * The organization a record belongs to, beyond its base URL (see `state/organization.ts`).
+ * Never the token: the token is rotated, and it is a secret.
+ */
+export const OrganizationIdentity = z.object({
+  /** `api.tokenOwner` when the record was last written, to name the organization. */
+  tokenOwner: z.string().optional(),
+  /** `[email_id, user_id]` of the organization's users with the smallest email_ids. */
+  sample: z.array(z.tuple([z.number(), z.number()])),
+});
+export type OrganizationIdentity = z.infer<typeof OrganizationIdentity>;
+
 export const StateRecord = z.object({
   version: z.literal(1),
   /** The API base URL the record belongs to: a record is never used against another organization. */
   apiBaseUrl: z.string().optional(),
+  /** Which organization on that API (optional: records written before it was kept still load). */
+  organization: OrganizationIdentity.optional(),
   lastCompleteRead: z.object({ at: z.string(), directoryUsers: z.number() }).optional(),
   /** Last drift sweep (every user's details read). */
   lastVerifyAt: z.string().optional(),

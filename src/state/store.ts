@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { ConfigError, DirsyncError } from '../errors.js';
 import { makeFolder, stateFsError } from './fs-errors.js';
 import { DEFAULT_LOCK_STALE_MS, RunLock, type LockOptions } from './lock.js';
-import { emptyState, StateRecord, type UserState } from './model.js';
+import { emptyState, StateRecord, type OrganizationIdentity, type UserState } from './model.js';
 
 /**
  * One change to the state record, journaled the moment an action's outcome is known, so that
@@ -26,6 +26,8 @@ export type StatePatch =
   | { type: 'spent'; at: string; counts: Record<string, number> }
   /** Forget what runs that started before `before` applied (out of the budget window). */
   | { type: 'spentPruned'; before: string }
+  /** The organization a complete listing showed (state/organization.ts). */
+  | { type: 'organization'; identity: OrganizationIdentity }
   | ToggleSent
   | ToggleResolved;
 
@@ -77,6 +79,9 @@ export function applyPatch(state: StateRecord, patch: StatePatch): void {
         entry.counts[k] = (entry.counts[k] ?? 0) + n;
       break;
     }
+    case 'organization':
+      state.organization = patch.identity;
+      break;
     case 'spentPruned': {
       const before = Date.parse(patch.before);
       const kept = (state.spent ?? []).filter((e) => Date.parse(e.at) >= before);
