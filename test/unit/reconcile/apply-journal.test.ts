@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import type { ToggleOutcome, UsersApi } from '../../../src/api/client.js';
+import type { OrgUser as ApiOrgUser } from '../../../src/api/schema.js';
+import { applyPlan } from '../../../src/reconcile/apply.js';
+import type { Action, Plan } from '../../../src/reconcile/model.js';
+import type { StatePatch } from '../../../src/state/store.js';
+
+const JOE = { email: 'joe@corp.example.com', emailId: 1004, reason: 'disabled' };
+const NOW = new Date('2026-03-01T10:00:00.000Z');
+
+function aPlan(actions: Action[]): Plan {
+  return {
+    formatVersion: 1,
+    createdAt: NOW.toISOString(),
+    actions,
+    notInOrganization: [],
+    ambiguous: [],
+    notes: [],
+    timers: { started: {}, cleared: [] },
+    summary: { directoryUsers: 1, organizationUsers: 1, managedUsers: 1, matched: 1, actions: {} },
+  };
+}
+
+/** A fake API: Joe's listing status, and a toggle that answers `answer` (or throws it). */
+function fakeApi(
+  status: 'ACTIVE' | 'SUSPENDED',
+  answer: ToggleOutcome | Error,
+  journal: StatePatch[],
+): { api: UsersApi; seenAtToggle: StatePatch[][]; listings: number } {
+  const seenAtToggle: StatePatch[][] = [];
+  const out = { api: undefined as unknown as UsersApi, seenAtToggle, listings: 0 };
+  const listed = {
+    emailId: JOE.emailId,
+    userId: 5004,
+    email: JOE.email,
+    tag: 'USER',
+    adStatus: status,
+  };
+  out.api = {
+    listOrganization: () => {
+      out.listings++;
+      return Promise.resolve([listed as unknown as ApiOrgUser]);
+    },
+    setSuspended: () => {
+      seenAtToggle.push([...journal]);
+      return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+    },
+  } as unknown as UsersApi;
+  return out;
+}
+
+const kinds = (patches: StatePatch[]): string[] =>
+  patches.map((p) => (p.type === 'toggle-resolved' ? `resolved:${p.result}` : p.type));
+
+describe('applyPlan journals each toggle around its request (issue 12 item 2)', () => {
+  it.each([
+    ['applied', ['user', 'toggle-sent', 'resolved:landed']],
+    ['unclear', ['user', 'toggle-sent', 'resolved:unclear']],
+  ] as const)('a suspend answered %s', async (answer, expected) => {
+    const journal: StatePatch[] = [];
+    const fake = fakeApi('ACTIVE', answer, journal);
+
+    const report = await applyPlan(
+      aPlan([{ ...JOE, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' }]),
+      { api: fake.api, journal: { record: (p) => journal.push(p) }, clock: () => NOW },
+    );
+
+    expect(kinds(fake.seenAtToggle[0]!)).toEqual(['user', 'toggle-sent']);
+    expect(kinds(journal)).toEqual(expected);
+    expect(report.results[0]?.outcome).toBe(answer);
+    expect(report.unclear).toBe(answer === 'unclear' ? 1 : 0);
+  });
+
+  it('a refused toggle is resolved not-landed and the suspension is not claimed', async () => {
+    const journal: StatePatch[] = [];
+    const fake = fakeApi('ACTIVE', new Error('refused'), journal);
+
+    const report = await applyPlan(
+      aPlan([{ ...JOE, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' }]),
+      { api: fake.api, journal: { record: (p) => journal.push(p) }, clock: () => NOW },
+    );
+
+    expect(report.results[0]?.outcome).toBe('failed');
+    expect(kinds(journal)).toEqual(['user', 'toggle-sent', 'resolved:not-landed', 'user']);
+    expect(journal.at(-1)).toEqual({
+      type: 'user',
+      emailId: JOE.emailId,
+      set: { email: JOE.email, suspendedByDirsync: undefined },
+    });
+  });
+
+  it('sends no toggle when the status read at apply no longer calls for it', async () => {
+    const journal: StatePatch[] = [];
+    const fake = fakeApi('SUSPENDED', 'applied', journal);
+
+    const report = await applyPlan(
+      aPlan([{ ...JOE, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' }]),
+      { api: fake.api, journal: { record: (p) => journal.push(p) }, clock: () => NOW },
+    );
+
+    expect(report.results[0]).toMatchObject({ outcome: 'skipped' });
+    expect(fake.seenAtToggle).toEqual([]);
+    expect(journal).toEqual([]);
+  });
+});
