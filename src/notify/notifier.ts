@@ -16,7 +16,7 @@ export interface RunNotice {
   report?: {
     failures: readonly { kind: string; email: string; error: string }[];
     /** Actions a budget held back for review. */
-    held?: readonly { kind: string; email: string; reason?: string }[];
+    held?: readonly { kind: string; email: string; reason?: string; heldBy?: string }[];
     rails?: { tripped: readonly { rail: string; message: string }[]; forced?: boolean };
     /** Toggles whose outcome could not be established: counted with the failed actions. */
     unclear?: readonly { kind: string; email: string; reason: string }[];
@@ -290,7 +290,7 @@ export class Notifier {
       failuresTotal: failures.length,
       held: held
         .slice(0, SAMPLE_SIZE)
-        .map((h) => ({ kind: h.kind, email: h.email, reason: h.reason ?? '' })),
+        .map((h) => ({ kind: h.kind, email: h.email, reason: h.heldBy ?? h.reason ?? '' })),
       heldTotal: held.length,
       ...(error === undefined ? {} : { error }),
       ...(previous === undefined ? {} : { previous }),

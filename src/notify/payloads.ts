@@ -19,6 +19,7 @@ export interface Notification {
   rails: { rail: string; message: string }[];
   failures: { kind: string; email: string; error: string }[];
   failuresTotal: number;
+  /** `reason`: why it was held (the rail and its limit). */
   held: { kind: string; email: string; reason: string }[];
   heldTotal: number;
   /** What stopped a failed or refused run. */

@@ -85,7 +85,14 @@ const withHeld: RunNotice = {
   runId: 'run-held',
   report: {
     failures: [],
-    held: [{ kind: 'remove', email: 'leaver@corp.example.com', reason: 'gone for 8 days' }],
+    held: [
+      {
+        kind: 'remove',
+        email: 'leaver@corp.example.com',
+        reason: 'gone for 8 days',
+        heldBy: 'maxDeletes: 30 removals, over 25',
+      },
+    ],
     rails: { tripped: [{ rail: 'maxDeletes', message: '30 removals, over 25' }], forced: false },
   },
 };
@@ -149,7 +156,13 @@ describe('notifications: events', () => {
     expect(body).toMatchObject({
       event: 'held',
       heldTotal: 1,
-      held: [{ kind: 'remove', email: 'leaver@corp.example.com', reason: 'gone for 8 days' }],
+      held: [
+        {
+          kind: 'remove',
+          email: 'leaver@corp.example.com',
+          reason: 'maxDeletes: 30 removals, over 25',
+        },
+      ],
       rails: [{ rail: 'maxDeletes', message: '30 removals, over 25' }],
     });
   });
