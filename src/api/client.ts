@@ -48,6 +48,11 @@ export interface ApiClientOptions {
   baseUrl: string;
   /** The bearer token. Never logged, never in an error message. */
   token: string;
+  /**
+   * Other secrets the run knows (the bind password, webhook URLs): scrubbed from every answer
+   * quoted in an error, like the token.
+   */
+  secrets?: readonly (string | undefined)[] | undefined;
   /** Requests in flight at once (`api.concurrency`); 8 by default. */
   concurrency?: number | undefined;
   /** Optional cap on requests started per second, for a service with a published rate limit. */
@@ -279,6 +284,7 @@ export class ApiClient implements UsersApi {
     this.transport = new HttpTransport({
       baseUrl,
       token: options.token,
+      secrets: (options.secrets ?? []).filter((v): v is string => v !== undefined),
       limits: this.limits,
       dispatcher: this.dispatcher,
       clock: this.clock,

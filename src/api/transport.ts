@@ -77,6 +77,8 @@ export const DEFAULT_BODY_LIMITS: BodyLimits = {
 export interface TransportOptions {
   baseUrl: URL;
   token: string;
+  /** Other secret values (the bind password, webhook URLs) scrubbed as the token is. */
+  secrets?: readonly string[] | undefined;
   /** Defaults: {@link DEFAULT_BODY_LIMITS}. */
   limits?: Partial<BodyLimits> | undefined;
   dispatcher: Dispatcher;
@@ -94,6 +96,7 @@ export const MAX_MESSAGE_CHARS = 300;
  */
 export class HttpTransport {
   readonly #token: string;
+  readonly #secrets: readonly string[];
   readonly #origin: string;
   readonly #basePath: string;
   readonly #dispatcher: Dispatcher;
@@ -103,6 +106,7 @@ export class HttpTransport {
 
   constructor(options: TransportOptions) {
     this.#token = options.token;
+    this.#secrets = [options.token, ...(options.secrets ?? [])];
     this.#limits = { ...DEFAULT_BODY_LIMITS, ...options.limits };
     this.#origin = options.baseUrl.origin;
     // A base URL may carry a path prefix (https://host/api); endpoints go under it.
@@ -122,7 +126,7 @@ export class HttpTransport {
    * (a cut made first could leave part of it), control characters escaped, the length capped.
    */
   quote(text: string): string {
-    return safeText(text, { secrets: [this.#token], max: MAX_MESSAGE_CHARS });
+    return safeText(text, { secrets: this.#secrets, max: MAX_MESSAGE_CHARS });
   }
 
   /**

@@ -39,10 +39,12 @@ export function openRunContext(
   const { config, secrets } = loaded;
   const runId = randomUUID().slice(0, 8);
   const level = (env['LOG_LEVEL'] as LogLevel | undefined) ?? config.log.level;
+  // Inline webhook URLs are secrets too (a urlFile is read by the notifier, which scrubs it).
+  const known = [secrets.token, secrets.bindPassword, ...config.notify.webhooks.map((w) => w.url)];
   const logger = createLogger({
     level,
     stream: stderr,
-    secrets: [secrets.token, secrets.bindPassword],
+    secrets: known,
     ...(config.log.format === 'auto' ? {} : { format: config.log.format }),
   }).child({ runId });
   for (const setting of insecureSettings(config))
@@ -51,6 +53,7 @@ export function openRunContext(
   const api = createApiClient({
     baseUrl: config.api.baseUrl,
     token: secrets.token,
+    secrets: known,
     concurrency: config.api.concurrency,
     requestsPerSecond: config.api.requestsPerSecond,
     limits: {

@@ -78,6 +78,21 @@ describe('a token straddling the cut of a quoted answer', () => {
     expect((error as ApiError).message.length).toBeLessThan(MAX_MESSAGE_CHARS + 100);
   });
 
+  it('scrubs the other secrets the run knows (bind password, webhook URL) the same way', async () => {
+    const password = 'ldap-Pa55word-9f2e';
+    const webhook = 'https://hooks.example.com/T000/B000/XXXXXXXXXXXXXXXX';
+    const { client, agent } = setUp({ secrets: [password, undefined, webhook] });
+    agent
+      .get(ORIGIN)
+      .intercept({ method: 'GET', path: () => true })
+      .reply(403, `${'x'.repeat(MAX_MESSAGE_CHARS - 60)}${webhook} ${password}${'y'.repeat(50)}`);
+
+    const error = await client.getUser(JOE).catch((e: unknown) => e);
+
+    expect(leakedPieces(everythingAbout(error), password)).toEqual([]);
+    expect(everythingAbout(error)).not.toContain('XXXXXXXX');
+  });
+
   it('stays out of a log line that quotes the error, and the logger scrubs secrets it knows', async () => {
     const out = capture();
     const logger = createLogger({
