@@ -77,6 +77,7 @@ export function openRunContext(
     : undefined;
   const source = createDirectorySource(config.source, {
     bindPassword: secrets.bindPassword,
+    scim: config.scim,
     logger,
     ...(progress === undefined ? {} : { onProgress: progress }),
   });

@@ -65,6 +65,10 @@ export async function daemonCommand(ctx: CommandEnv, opts: { config?: string }):
       logger,
       notifier,
       shutdownTimeoutMs: timeoutMs,
+      scim:
+        config.source.type === 'scim' && config.scim !== undefined
+          ? { config: config.scim, tokens: secrets.scimTokens ?? [] }
+          : undefined,
     });
     const signal = await stopRequested;
     const result = await daemon.stop(signal);

@@ -9,6 +9,8 @@ import { Config } from './schema.js';
 export interface Secrets {
   bindPassword: string | undefined;
   token: string;
+  /** The SCIM listener's bearer tokens (scim.tokens and scim.tokenFiles), when scim: is set. */
+  scimTokens?: string[];
 }
 
 export interface LoadedConfig {
@@ -177,11 +179,39 @@ export function loadConfig(path: string, env: Env): LoadedConfig {
   // Every relative path in the config is relative to the config file, not to the working folder.
   const here = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
   if (config.source.type === 'ldif') config.source.file = here(config.source.file);
-  else if (config.source.tls.caFile !== undefined)
+  else if (config.source.type === 'ldap' && config.source.tls.caFile !== undefined)
     config.source.tls.caFile = here(config.source.tls.caFile);
   if (config.api.tls.caFile !== undefined) config.api.tls.caFile = here(config.api.tls.caFile);
   config.state.path = here(config.state.path);
   if (config.audit.path !== undefined) config.audit.path = here(config.audit.path);
   for (const w of config.notify.webhooks) if (w.urlFile !== undefined) w.urlFile = here(w.urlFile);
-  return { config, secrets: { bindPassword, token }, path };
+  let scimTokens: string[] | undefined;
+  if (config.scim !== undefined) {
+    const scim = config.scim;
+    scim.store.path = here(scim.store.path);
+    if (scim.certFile !== undefined) scim.certFile = here(scim.certFile);
+    if (scim.keyFile !== undefined) scim.keyFile = here(scim.keyFile);
+    scimTokens = [
+      ...scim.tokens,
+      ...scim.tokenFiles.map((f, i) => readSecretFile(f, `scim.tokenFiles[${i}]`, baseDir)),
+    ];
+    if (config.source.type === 'scim' && scimTokens.length === 0)
+      throw new ConfigError(`config ${path}: source.type scim needs a SCIM bearer token`, {
+        hint: 'set scim.tokenFiles to a file holding a long random token (e.g. openssl rand -hex 32), or scim.tokens: [${DIRSYNC_SCIM_TOKEN}]',
+      });
+    if (scimTokens.some((t) => t.length < 16))
+      throw new ConfigError(
+        `config ${path}: a file in scim.tokenFiles holds a token shorter than 16 characters`,
+        { hint: 'use a long random token, e.g. openssl rand -hex 32' },
+      );
+    if ((scim.certFile === undefined) !== (scim.keyFile === undefined))
+      throw new ConfigError(`config ${path}: scim.certFile and scim.keyFile go together`, {
+        hint: 'set both (TLS on the SCIM listener) or neither (plain HTTP behind an ingress)',
+      });
+  }
+  return {
+    config,
+    secrets: { bindPassword, token, ...(scimTokens === undefined ? {} : { scimTokens }) },
+    path,
+  };
 }

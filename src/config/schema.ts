@@ -11,7 +11,11 @@ const duration = z
   .string()
   .regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 30m, 24h or 7d');
 
-const dns = dnList.default([]);
+/**
+ * Groups named in the rules: DNs for LDAP and LDIF (checked against YAML flow-list splitting
+ * below), display names or externalIds for SCIM.
+ */
+const dns = z.array(z.string().min(1)).default([]);
 
 export const ApiConfig = z.strictObject({
   baseUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
@@ -132,47 +136,123 @@ export const NotifyConfig = z.strictObject({
 });
 export type NotifyConfig = z.infer<typeof NotifyConfig>;
 
-export const Config = z.strictObject({
-  source: SourceConfig,
-  api: ApiConfig,
-  rules: RulesConfig,
-  safety: SafetyConfig.default(SafetyConfig.parse({})),
-  /** How often every user's details are re-read to catch changes made by hand. */
-  verifyEvery: duration.default('24h'),
-  schedule: z
+/** The SCIM listener of `dirsync daemon` and its store (with `source.type: scim`). */
+export const ScimConfig = z.strictObject({
+  port: z.number().int().min(0).max(65535).default(9465),
+  host: z.string().default('0.0.0.0'),
+  basePath: z.string().regex(/^\//, 'expected a path such as /scim/v2').default('/scim/v2'),
+  /** Accepted bearer tokens; prefer tokenFiles or ${ENV}. */
+  tokens: z.array(z.string().min(16, 'a SCIM token needs at least 16 characters')).default([]),
+  tokenFiles: z.array(z.string().min(1)).default([]),
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(4 * 1024 * 1024),
+  /** A write schedules a run this long after the last write... */
+  debounce: duration.default('10s'),
+  /** ...but no later than this after the first unreconciled write. */
+  maxDelay: duration.default('2m'),
+  store: z
+    .strictObject({ path: z.string().default('./state/scim.sqlite') })
+    .default({ path: './state/scim.sqlite' }),
+  /** SCIM attribute paths the directory user is read from; each list is tried in order. */
+  attributes: z
     .strictObject({
-      cron: z.string().default('*/30 * * * *'),
-      timezone: z.string().default('UTC'),
-      runTimeout: duration.default('1h'),
+      email: z
+        .array(z.string().min(1))
+        .min(1)
+        .default(['emails[type eq "work"].value', 'emails[primary eq true].value', 'userName']),
+      aliases: z.array(z.string().min(1)).default(['emails.value']),
+      firstName: z.string().min(1).default('name.givenName'),
+      lastName: z.string().min(1).default('name.familyName'),
+      logins: z
+        .array(z.string().min(1))
+        .default([
+          'urn:ietf:params:scim:schemas:extension:dirsync:2.0:User:loginName',
+          'urn:ietf:params:scim:schemas:extension:dirsync:2.0:User:loginNames',
+        ]),
+      smartcards: z.string().min(1).optional(),
     })
-    .default({ cron: '*/30 * * * *', timezone: 'UTC', runTimeout: '1h' }),
-  server: z
-    .strictObject({
-      port: z.number().int().min(0).max(65535).default(9464),
-      host: z.string().default('0.0.0.0'),
-    })
-    .default({ port: 9464, host: '0.0.0.0' }),
-  state: z
-    .strictObject({
-      path: z.string().default('./state/dirsync.json'),
-      /**
-       * A run refreshes its lock every third of this; a lock not refreshed for this long is left
-       * by a run that died (SIGKILL, a lost container) and is taken over.
-       */
-      lockStaleAfter: duration
-        .refine((v) => durationMs(v) >= 1000, 'expected at least 1s')
-        .default('90s'),
-    })
-    .default({ path: './state/dirsync.json', lockStaleAfter: '90s' }),
-  audit: AuditConfig.default({ keepDays: 400 }),
-  notify: NotifyConfig.default({ webhooks: [] }),
-  log: z
-    .strictObject({
-      level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
-      format: z.enum(['auto', 'json', 'human']).default('auto'),
-    })
-    .default({ level: 'info', format: 'auto' }),
+    .prefault({}),
 });
+export type ScimConfig = z.infer<typeof ScimConfig>;
+
+export const Config = z
+  .strictObject({
+    source: SourceConfig,
+    scim: ScimConfig.optional(),
+    api: ApiConfig,
+    rules: RulesConfig,
+    safety: SafetyConfig.default(SafetyConfig.parse({})),
+    /** How often every user's details are re-read to catch changes made by hand. */
+    verifyEvery: duration.default('24h'),
+    schedule: z
+      .strictObject({
+        cron: z.string().default('*/30 * * * *'),
+        timezone: z.string().default('UTC'),
+        runTimeout: duration.default('1h'),
+      })
+      .default({ cron: '*/30 * * * *', timezone: 'UTC', runTimeout: '1h' }),
+    server: z
+      .strictObject({
+        port: z.number().int().min(0).max(65535).default(9464),
+        host: z.string().default('0.0.0.0'),
+      })
+      .default({ port: 9464, host: '0.0.0.0' }),
+    state: z
+      .strictObject({
+        path: z.string().default('./state/dirsync.json'),
+        /**
+         * A run refreshes its lock every third of this; a lock not refreshed for this long is left
+         * by a run that died (SIGKILL, a lost container) and is taken over.
+         */
+        lockStaleAfter: duration
+          .refine((v) => durationMs(v) >= 1000, 'expected at least 1s')
+          .default('90s'),
+      })
+      .default({ path: './state/dirsync.json', lockStaleAfter: '90s' }),
+    audit: AuditConfig.default({ keepDays: 400 }),
+    notify: NotifyConfig.default({ webhooks: [] }),
+    log: z
+      .strictObject({
+        level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+        format: z.enum(['auto', 'json', 'human']).default('auto'),
+      })
+      .default({ level: 'info', format: 'auto' }),
+  })
+  .superRefine((config, ctx) => {
+    if (config.source.type === 'scim') {
+      if (config.scim === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['scim'],
+          message:
+            'source.type scim needs a scim: section with at least scim.tokens or scim.tokenFiles',
+        });
+      return;
+    }
+    // LDAP and LDIF rules name groups by DN: refuse DNs a YAML flow list split at their commas.
+    const r = config.rules;
+    const lists = {
+      'ranks.SUPER': r.ranks.SUPER,
+      'ranks.ADMIN': r.ranks.ADMIN,
+      'promoteGuests.groups': r.promoteGuests.groups,
+      'suspend.groups': r.suspend.groups,
+    };
+    for (const [key, list] of Object.entries(lists)) {
+      const checked = dnList.safeParse(list);
+      if (!checked.success)
+        for (const issue of checked.error.issues)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', ...key.split('.')],
+            message: issue.message,
+          });
+    }
+  });
 export type Config = z.infer<typeof Config>;
 
 /** `30m` -> milliseconds. */

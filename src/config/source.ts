@@ -104,5 +104,13 @@ export const LdifSourceConfig = z.strictObject({
 });
 export type LdifSourceConfig = z.infer<typeof LdifSourceConfig>;
 
-export const SourceConfig = z.discriminatedUnion('type', [LdapSourceConfig, LdifSourceConfig]);
+/** The users and groups identity providers push to the SCIM listener (the `scim:` section). */
+export const ScimSourceConfig = z.strictObject({ type: z.literal('scim') });
+export type ScimSourceConfig = z.infer<typeof ScimSourceConfig>;
+
+export const SourceConfig = z.discriminatedUnion('type', [
+  LdapSourceConfig,
+  LdifSourceConfig,
+  ScimSourceConfig,
+]);
 export type SourceConfig = z.infer<typeof SourceConfig>;

@@ -1,8 +1,9 @@
-import { durationMs, type Config } from '../config/schema.js';
+import { durationMs, type Config, type ScimConfig } from '../config/schema.js';
 import { DirsyncError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_DRAIN_MS, type Notifier, type RunNotice } from '../notify/notifier.js';
 import { applyRun, type RunDeps, type RunObserver } from '../reconcile/run.js';
+import { startScimListener, type ScimListener } from '../scim/listener.js';
 import { DaemonMetrics, errorKind, type RunOutcome } from './metrics.js';
 import { ReadinessTracker } from './readiness.js';
 import {
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   metrics?: DaemonMetrics;
   /** Told how each run ended (webhooks); closed, with a bounded wait, when the daemon stops. */
   notifier?: Pick<Notifier, 'runFinished' | 'close'>;
+  /** With `source.type: scim`: serve the SCIM API; each write schedules a debounced run. */
+  scim?: { config: ScimConfig; tokens: readonly string[] } | undefined;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
@@ -48,6 +51,8 @@ export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
 export interface Daemon {
   /** The base URL of /healthz, /readyz and /metrics. */
   url: string;
+  /** The SCIM base URL, when the daemon serves SCIM. */
+  scimUrl?: string;
   metrics: DaemonMetrics;
   readiness: ReadinessTracker;
   scheduler: Scheduler;
@@ -167,6 +172,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     readiness: () => readiness.check(),
     logger,
   });
+  let scim: ScimListener | undefined;
+  if (options.scim !== undefined) {
+    try {
+      scim = await startScimListener({
+        ...options.scim,
+        logger,
+        clock,
+        requestRun: () => scheduler.request('scim'),
+      });
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+  }
   logger.info('daemon started', {
     url: server.url,
     cron: options.schedule.cron,
@@ -192,6 +211,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }),
     ]);
     clearTimeout(timer);
+    await scim?.close();
     await server.close();
     // Posts still in flight get what is left of the shutdown time, at most DEFAULT_DRAIN_MS.
     const left = shutdownTimeoutMs - (Date.now() - began);
@@ -211,6 +231,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   return {
     url: server.url,
+    ...(scim === undefined ? {} : { scimUrl: scim.url }),
     metrics,
     readiness,
     scheduler,

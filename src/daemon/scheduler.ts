@@ -83,8 +83,8 @@ export type AbortReason = 'timeout' | 'shutdown';
 export interface RunRequest {
   /** Aborted on timeout or shutdown: no new actions start; in-flight ones finish and journal. */
   signal: AbortSignal;
-  /** `start`: the run at daemon start; `schedule`: a cron tick. */
-  trigger: 'start' | 'schedule';
+  /** `start`: the run at daemon start; `schedule`: a cron tick; `scim`: writes pushed over SCIM. */
+  trigger: 'start' | 'schedule' | 'scim';
 }
 
 /** One run. It must not throw: it records its own outcome. */
@@ -128,6 +128,8 @@ export class Scheduler {
   readonly #clock: () => Date;
   readonly #timers: Timers;
   #current: InFlight | undefined;
+  /** A run asked for with {@link request} while another was going: started when it ends. */
+  #pending: RunRequest['trigger'] | undefined;
   #stopped = true;
 
   constructor(options: SchedulerOptions) {
@@ -174,9 +176,22 @@ export class Scheduler {
       .finally(() => {
         this.#timers.clearTimeout(timer);
         this.#current = undefined;
+        const pending = this.#pending;
+        this.#pending = undefined;
+        if (pending !== undefined) this.tick(pending);
       });
     this.#current = { promise, controller, startedAt };
     return true;
+  }
+
+  /**
+   * A run is wanted (writes pushed over SCIM): starts it now, or, when one is going, once that
+   * one ends (it may have read the directory before the writes). Never two at once, never lost.
+   */
+  request(trigger: RunRequest['trigger']): void {
+    if (this.#stopped) return;
+    if (this.#current === undefined) this.tick(trigger);
+    else this.#pending = trigger;
   }
 
   /** Whether a run is going. */

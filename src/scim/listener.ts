@@ -1,0 +1,78 @@
+import { durationMs, type ScimConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { WriteDebouncer } from './debounce.js';
+import { startScimServer } from './server.js';
+import { ScimService } from './service.js';
+import { SqliteScimStore } from './store.js';
+
+export interface ScimListener {
+  /** The URL of the SCIM base path. */
+  url: string;
+  /** Stops answering, drops a pending debounced run, closes the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * The SCIM side of `dirsync daemon`: the store, the service and its listener. Each write is
+ * answered once committed, then asks for a reconcile through the debouncer.
+ */
+export async function startScimListener(options: {
+  config: ScimConfig;
+  tokens: readonly string[];
+  logger: Logger;
+  /** Asks the scheduler for a run (now, or after the one in flight). */
+  requestRun: () => void;
+  clock?: () => Date;
+}): Promise<ScimListener> {
+  const { config } = options;
+  const logger = options.logger.child({ component: 'scim' });
+  const store = SqliteScimStore.open(config.store.path);
+  const debouncer = new WriteDebouncer({
+    debounceMs: durationMs(config.debounce),
+    maxDelayMs: durationMs(config.maxDelay),
+    fire: () => {
+      logger.info('SCIM writes pushed: reconcile requested');
+      options.requestRun();
+    },
+  });
+  try {
+    const server = await startScimServer({
+      host: config.host,
+      port: config.port,
+      basePath: config.basePath,
+      tokens: options.tokens,
+      maxBodyBytes: config.maxBodyBytes,
+      tls:
+        config.certFile !== undefined && config.keyFile !== undefined
+          ? { certFile: config.certFile, keyFile: config.keyFile }
+          : undefined,
+      logger,
+      service: (baseUrl) =>
+        new ScimService({
+          store,
+          baseUrl,
+          ...(options.clock === undefined ? {} : { clock: options.clock }),
+          onWrite: () => debouncer.written(),
+        }),
+    });
+    logger.info('SCIM listener started', {
+      url: server.url,
+      store: config.store.path,
+      driver: store.driver,
+      users: store.count('User'),
+      groups: store.count('Group'),
+    });
+    return {
+      url: server.url,
+      close: async () => {
+        debouncer.stop();
+        await server.close();
+        store.close();
+      },
+    };
+  } catch (error) {
+    debouncer.stop();
+    store.close();
+    throw error;
+  }
+}

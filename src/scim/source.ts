@@ -1,0 +1,247 @@
+import type { ScimConfig } from '../config/schema.js';
+import { normalizeEmail, transformLogin } from '../directory/build.js';
+import { normalizeDn } from '../directory/dn.js';
+import { resolveMemberships, type GroupNode, type MemberNode } from '../directory/groups.js';
+import type {
+  DirectorySnapshot,
+  DirectorySource,
+  DirectoryUser,
+  DirectoryWarning,
+  ReadRequest,
+} from '../directory/model.js';
+import { DirectoryError } from '../errors.js';
+import type { ScimError } from './errors.js';
+import { compilePath } from './filter.js';
+import { RESOURCE_TYPES } from './schemas.js';
+import { SqliteScimStore, type StoredResource } from './store.js';
+
+const USER_TYPE = RESOURCE_TYPES.find((t) => t.name === 'User')!;
+
+type Mapping = ScimConfig['attributes'];
+
+function compile(path: string, key: string): (r: unknown) => string[] {
+  try {
+    return compilePath(path, USER_TYPE);
+  } catch (error) {
+    throw new DirectoryError(`scim.attributes.${key}: ${(error as ScimError).message}`, {
+      hint: 'name a SCIM attribute path such as emails[type eq "work"].value or urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber',
+    });
+  }
+}
+
+/** The mapping compiled once: SCIM attribute paths to the fields of a DirectoryUser. */
+export function compileMapping(mapping: Mapping) {
+  const email = mapping.email.map((p) => compile(p, 'email'));
+  const aliases = mapping.aliases.map((p) => compile(p, 'aliases'));
+  const firstName = compile(mapping.firstName, 'firstName');
+  const lastName = compile(mapping.lastName, 'lastName');
+  const logins = mapping.logins.map((p) => compile(p, 'logins'));
+  const smartcards =
+    mapping.smartcards === undefined ? undefined : compile(mapping.smartcards, 'smartcards');
+  return (
+    stored: StoredResource,
+    warnings: DirectoryWarning[],
+  ): Omit<DirectoryUser, 'groups'> | undefined => {
+    const r = stored.data;
+    const dn = typeof r['userName'] === 'string' ? r['userName'] : stored.id;
+    let address: string | undefined;
+    for (const read of email) {
+      address = read(r)
+        .map(normalizeEmail)
+        .find((v) => v.includes('@'));
+      if (address !== undefined) break;
+    }
+    if (address === undefined) {
+      warnings.push({
+        dn,
+        message: `SCIM user ${stored.id} has no email address (scim.attributes.email): it cannot be matched and is skipped`,
+      });
+      return undefined;
+    }
+    const main = address;
+    const aliasList = [...new Set(aliases.flatMap((read) => read(r).map(normalizeEmail)))].filter(
+      (a) => a !== main && a.includes('@'),
+    );
+    const loginList = [...new Set(logins.flatMap((read) => read(r).map(transformLogin)))].filter(
+      (l) => l !== '',
+    );
+    const cards: string[] = [];
+    for (const raw of smartcards?.(r) ?? []) {
+      const number = raw.trim();
+      if (/^\d+$/.test(number)) {
+        if (!cards.includes(number)) cards.push(number);
+      } else
+        warnings.push({
+          dn,
+          message: `${mapping.smartcards} value ${JSON.stringify(raw)} is not a string of digits; ignored`,
+        });
+    }
+    return {
+      id: stored.id,
+      dn,
+      email: main,
+      aliases: aliasList,
+      firstName: (firstName(r)[0] ?? '').trim(),
+      lastName: (lastName(r)[0] ?? '').trim(),
+      logins: loginList,
+      smartcards: cards,
+      disabled: r['active'] === false,
+      expired: false,
+    };
+  };
+}
+
+/**
+ * The directory as identity providers pushed it over SCIM: the users and groups in the store.
+ * Groups are named in the rules by displayName (case-insensitive) or externalId; nested groups
+ * (a member of type Group) resolve with the same cycle-safe resolver as LDAP's.
+ */
+export class ScimSource implements DirectorySource {
+  readonly #map: ReturnType<typeof compileMapping>;
+
+  constructor(
+    private readonly config: ScimConfig,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.#map = compileMapping(config.attributes);
+  }
+
+  read(request: ReadRequest): Promise<DirectorySnapshot> {
+    const started = performance.now();
+    const now = this.clock();
+    const path = this.config.store.path;
+    let store: SqliteScimStore;
+    try {
+      store = SqliteScimStore.open(path, { readonly: true });
+    } catch (error) {
+      return Promise.reject(
+        new DirectoryError(`the SCIM store ${path} cannot be opened: ${(error as Error).message}`, {
+          cause: error,
+          hint: 'check scim.store.path; the store is created when dirsync daemon first starts with source.type scim',
+        }),
+      );
+    }
+    try {
+      const { users, groups, memberships } = store.snapshot(() => ({
+        users: store.list('User'),
+        groups: store.list('Group'),
+        memberships: store.memberships(),
+      }));
+      return Promise.resolve(this.#build(request, users, groups, memberships, now, started));
+    } catch (error) {
+      return Promise.reject(
+        error instanceof DirectoryError
+          ? error
+          : new DirectoryError(
+              `the SCIM store ${path} cannot be read: ${(error as Error).message}`,
+              {
+                cause: error,
+                hint: 'check that scim.store.path is the file dirsync daemon writes',
+              },
+            ),
+      );
+    } finally {
+      store.close();
+    }
+  }
+
+  #build(
+    request: ReadRequest,
+    stored: StoredResource[],
+    storedGroups: StoredResource[],
+    memberships: { groupId: string; value: string }[],
+    now: Date,
+    started: number,
+  ): DirectorySnapshot {
+    if (stored.length === 0)
+      throw new DirectoryError('no user has been pushed over SCIM yet', {
+        hint: 'start provisioning in the identity provider (Entra ID: "Provision on demand" or start provisioning; Okta: assign users to the app); an empty read is never trusted',
+      });
+    const warnings: DirectoryWarning[] = [];
+    const membersOf = new Map<string, string[]>();
+    for (const m of memberships) {
+      const list = membersOf.get(m.groupId);
+      if (list === undefined) membersOf.set(m.groupId, [m.value]);
+      else list.push(m.value);
+    }
+    const groupNodes: GroupNode[] = storedGroups.map((g) => ({
+      dn: g.id,
+      name: (g.data['displayName'] as string | undefined) ?? g.id,
+      members: membersOf.get(g.id) ?? [],
+      memberUids: [],
+      memberOf: [],
+    }));
+    // Each rule group, by displayName (case-insensitive) or externalId.
+    const ruleGroups = new Map<string, { keys: string[]; name: string }>();
+    for (const rule of request.groupsOfInterest) {
+      const wanted = rule.trim().toLowerCase();
+      const hits = storedGroups.filter(
+        (g) => g.nameKey === wanted || (g.externalId !== undefined && g.externalId === rule.trim()),
+      );
+      if (hits.length === 0)
+        throw new DirectoryError(
+          `the group ${rule}, named in the rules, has not been pushed over SCIM (no group with that displayName or externalId)`,
+          {
+            hint: 'fix the group name in the rules (a displayName, or the externalId that survives renames), or assign the group to the dirsync app in the identity provider; without it every member would lose what the group grants',
+          },
+        );
+      if (hits.length > 1)
+        throw new DirectoryError(
+          `the group ${rule}, named in the rules, matches several SCIM groups (${hits.map((h) => `${String(h.data['displayName'])} ${h.id}`).join('; ')})`,
+          { hint: 'name the group by an externalId that only it has' },
+        );
+      const hit = hits[0]!;
+      const entry = ruleGroups.get(hit.id) ?? { keys: [], name: String(hit.data['displayName']) };
+      entry.keys.push(normalizeDn(rule));
+      ruleGroups.set(hit.id, entry);
+    }
+    const mapped: { user: DirectoryUser; node: MemberNode }[] = [];
+    let withoutEmail = 0;
+    for (const s of stored) {
+      const u = this.#map(s, warnings);
+      if (u === undefined) {
+        withoutEmail++;
+        continue;
+      }
+      mapped.push({ user: { ...u, groups: [] }, node: { dn: s.id, uids: [], memberOf: [] } });
+    }
+    const effective = resolveMemberships(
+      mapped.map((m) => m.node),
+      groupNodes,
+      warnings,
+    );
+    const all = request.groupsOfInterest.length === 0;
+    const groups = new Map<string, string>();
+    if (all) for (const g of groupNodes) groups.set(normalizeDn(g.name), g.name);
+    else for (const g of ruleGroups.values()) for (const key of g.keys) groups.set(key, g.name);
+    const byName = new Map(groupNodes.map((g) => [g.dn, normalizeDn(g.name)]));
+    const users = mapped.map(({ user }, i) => {
+      const ids = effective[i]!;
+      const keys: string[] = [];
+      for (const id of ids) {
+        if (all) keys.push(byName.get(id)!);
+        else {
+          const rule = ruleGroups.get(id);
+          if (rule !== undefined) keys.push(...rule.keys);
+        }
+      }
+      user.groups = keys.sort();
+      return user;
+    });
+    return {
+      users,
+      groups,
+      warnings,
+      stats: {
+        source: `SCIM store ${this.config.store.path}`,
+        flavor: 'scim',
+        usersPerBase: { '/Users': stored.length },
+        groupsPerBase: { '/Groups': storedGroups.length },
+        referencesSkipped: 0,
+        usersWithoutEmail: withoutEmail,
+        durationMs: performance.now() - started,
+      },
+      readAt: now.toISOString(),
+    };
+  }
+}
