@@ -20,6 +20,8 @@ export interface RunNotice {
     rails?: { tripped: readonly { rail: string; message: string }[]; forced?: boolean };
     /** Toggles whose outcome could not be established: counted with the failed actions. */
     unclear?: readonly { kind: string; email: string; reason: string }[];
+    /** Where the held actions are saved for review (`apply --plan`). */
+    planFile?: string;
     /** The apply stopped sending (the token was refused): the run failed. */
     stopped?: { reason: string; hint: string };
   };
@@ -293,6 +295,9 @@ export class Notifier {
         .map((h) => ({ kind: h.kind, email: h.email, reason: h.heldBy ?? h.reason ?? '' })),
       heldTotal: held.length,
       ...(error === undefined ? {} : { error }),
+      ...(held.length === 0 || notice.report?.planFile === undefined
+        ? {}
+        : { planFile: notice.report.planFile }),
       ...(previous === undefined ? {} : { previous }),
     };
     for (const target of this.options.webhooks) {

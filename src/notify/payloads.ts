@@ -22,6 +22,8 @@ export interface Notification {
   /** `reason`: why it was held (the rail and its limit). */
   held: { kind: string; email: string; reason: string }[];
   heldTotal: number;
+  /** Where the held actions are saved: review, then `dirsync apply --plan <planFile>`. */
+  planFile?: string;
   /** What stopped a failed or refused run. */
   error?: string;
   /** recovered: the events of the bad run before. */
@@ -66,6 +68,10 @@ export function detailLines(n: Notification): string[] {
   for (const h of n.held) lines.push(`held ${h.kind} ${h.email}: ${h.reason}`);
   if (n.heldTotal > n.held.length)
     lines.push(`... and ${n.heldTotal - n.held.length} more held actions`);
+  if (n.planFile !== undefined)
+    lines.push(
+      `held actions saved in ${n.planFile}: review, then dirsync apply --plan ${n.planFile}`,
+    );
   return lines.map((l) => clean(l.replace(/\n/g, ' ')));
 }
 

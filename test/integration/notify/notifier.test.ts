@@ -94,6 +94,7 @@ const withHeld: RunNotice = {
       },
     ],
     rails: { tripped: [{ rail: 'maxDeletes', message: '30 removals, over 25' }], forced: false },
+    planFile: '/var/lib/dirsync/plans/held-2026-11-30T10-00-00-000Z.json',
   },
 };
 const good: RunNotice = { runId: 'run-good', report: { failures: [] } };
@@ -164,6 +165,7 @@ describe('notifications: events', () => {
         },
       ],
       rails: [{ rail: 'maxDeletes', message: '30 removals, over 25' }],
+      planFile: '/var/lib/dirsync/plans/held-2026-11-30T10-00-00-000Z.json',
     });
   });
 
