@@ -251,7 +251,9 @@ export function minimumCalls(plan: PlanJson, listUsers: number, listsManaged: nu
   let lists = 0;
   for (const differ of listWrites.values()) lists += Math.min(1 + differ, listsManaged);
   lists += (listUsers - listWrites.size) * Math.min(1, listsManaged);
-  return 2 + other + lists;
+  // A toggle is decided on a status read during the apply: one fresh read of both listings.
+  const toggles = plan.actions.some((a) => a.kind === 'suspend' || a.kind === 'unsuspend');
+  return 2 + (toggles ? 2 : 0) + other + lists;
 }
 
 export interface FirstRun {

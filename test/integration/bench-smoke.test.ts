@@ -35,6 +35,7 @@ describe('bench smoke, 1k users', () => {
       2 + 2 + 2,
     ],
     ['no list differs: one read each', [['set_rank', 1]], 2, 2 + 1 + 2],
+    ['a toggle: the listings read fresh once more', [['suspend', 1]], 1, 2 + 2 + 1 + 1],
   ] as const)('minimumCalls: %s', (_name, actions, listUsers, minimum) => {
     const plan = {
       actions: actions.map(([kind, emailId]) => ({ kind, emailId })),
@@ -61,8 +62,9 @@ describe('bench smoke, 1k users', () => {
       });
       // The plan reads and writes nothing but the listings and every managed user's details.
       expect(first?.planCalls).toMatchObject({ listings: 2, detailReads: matched, writes: 0 });
+      // Two listings to plan, two read fresh before the first toggle.
       expect(first?.applyCalls.byEndpoint).toEqual({
-        'GET /multipleusers': 2,
+        'GET /multipleusers': 4,
         'GET /user': matched,
         'POST /modifyrank': matched,
         'POST /promoteguest': SLICE,
