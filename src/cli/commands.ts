@@ -6,6 +6,8 @@ import { ConfigError, type ExitCode } from '../errors.js';
 import { Notifier } from '../notify/notifier.js';
 import type { Plan } from '../reconcile/model.js';
 import { planProblems } from '../reconcile/apply.js';
+import { pendingToggles } from '../reconcile/pending-toggles.js';
+import { escapeControl } from '../text.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
 import { applyRun, planRun } from '../reconcile/run.js';
 import { configPath, openRunContext } from './context.js';
@@ -32,6 +34,17 @@ export async function planCommand(
       ctx.io.stdout.write(jsonText({ ...planned.plan, rails: planned.trips }) + '\n');
     } else {
       ctx.io.stdout.write(renderPlan(planned.plan, { color: useColor(ctx.io.stdout, ctx.env) }));
+      const pending = pendingToggles(run.deps.store.state);
+      if (pending.length > 0) {
+        ctx.io.stdout.write(
+          `\n${pending.length} suspension toggle(s) sent by an earlier run are not verified yet (${pending
+            .slice(0, 5)
+            .map((p) => escapeControl(p.email))
+            .join(
+              ', ',
+            )}${pending.length > 5 ? ', ...' : ''}): \`dirsync apply\` first waits api.settleMs from when each was sent, re-reads, and reports whether it landed; this plan may change then.\n`,
+        );
+      }
       if (planned.trips.length > 0) {
         const scope = (t: (typeof planned.trips)[number]): string => {
           if (!t.overridable) return 'stops the whole run';
@@ -142,9 +155,11 @@ export async function applyCommand(
         );
       }
       for (const u of report.unclear)
-        ctx.io.stdout.write(`  UNCLEAR ${u.kind} ${u.email}: ${u.reason}\n`);
+        ctx.io.stdout.write(`  UNCLEAR ${u.kind} ${escapeControl(u.email)}: ${u.reason}\n`);
       for (const v of report.togglesVerified)
-        ctx.io.stdout.write(`  earlier toggle of ${v.email} verified: ${v.detail}\n`);
+        ctx.io.stdout.write(
+          `  earlier toggle of ${escapeControl(v.email)} verified: ${escapeControl(v.detail)}\n`,
+        );
       if (report.stopped !== undefined)
         ctx.io.stdout.write(
           `STOPPED: ${report.stopped.reason}\n  To fix: ${report.stopped.hint}\n`,

@@ -186,6 +186,10 @@ describe('exactly-once toggles through the CLI (issue 12)', () => {
     expect(first.stdout).toContain('UNCLEAR suspend');
     expect([...toggleCounts(m).values()].every((n) => n === 1)).toBe(true);
 
+    const dry = await runCli(['plan', '--config', config]);
+    expect(dry.stdout).toMatch(
+      /\d+ suspension toggle\(s\) sent by an earlier run are not verified yet/,
+    );
     await sleep(1300); // the gateway's copy expires
     const second = await runCli(['apply', '--config', config]);
 
