@@ -28,7 +28,7 @@ import {
   type RailTrip,
   type Verdict,
 } from './safety.js';
-import type { StateRecord } from '../state/model.js';
+import type { StateRecord, UserState } from '../state/model.js';
 import { resolvePendingToggles, settleWaitMs, type ToggleVerdict } from './pending-toggles.js';
 
 export { RAILS } from './safety.js';
@@ -285,10 +285,10 @@ export function readTrust(trips: readonly RailTrip[]): ReadTrust {
 
 /**
  * A record that must outlive its user's absence from the listing: one a pending operation
- * still needs (an in-flight toggle marker, whatever the journal names it).
+ * still needs (a toggle sent and not yet resolved).
  */
-function pending(record: object): boolean {
-  return Object.keys(record).some((k) => /toggle/i.test(k));
+function pending(record: UserState): boolean {
+  return record.pendingToggle !== undefined;
 }
 
 /**
@@ -297,8 +297,8 @@ function pending(record: object): boolean {
  * gone from the organization.
  */
 export function recordReadState(
-  store: StateStore,
-  planned: PlannedRun,
+  store: Pick<StateStore, 'state' | 'record'>,
+  planned: Pick<PlannedRun, 'plan' | 'organization' | 'details' | 'sweep' | 'directoryUsers'>,
   now: Date,
   trust: ReadTrust = { directory: true, organization: true },
 ): void {
