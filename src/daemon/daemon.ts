@@ -116,12 +116,22 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       if (report.stopped !== undefined) error = report.stopped.reason;
       else if (report.failures.length > 0)
         error = `${report.failures.length} actions failed, e.g. ${report.failures[0]!.kind} ${report.failures[0]!.email}: ${report.failures[0]!.error}`;
+      // Budgets that held actions back: the rest applied, the held ones wait for review.
+      if (report.held.length > 0)
+        for (const t of report.rails.tripped) metrics.railsTripped.inc({ rail: t.rail });
       run.logger.info('run finished', {
         outcome,
         durationMs: report.durationMs,
         counts: report.counts,
         failed: report.failures.length,
         skipped: report.skipped.length,
+        ...(report.held.length === 0
+          ? {}
+          : {
+              held: report.held.length,
+              heldPlan: report.planFile,
+              rails: report.rails.tripped.map((t) => t.rail),
+            }),
         report: reportFile,
       });
     } catch (caught) {

@@ -70,7 +70,7 @@ export class DaemonMetrics {
   });
   readonly railsTripped = new Counter({
     name: 'dirsync_rails_tripped_total',
-    help: 'Safety rails that refused a plan, by rail',
+    help: 'Safety rails that refused a plan or held actions back, by rail',
     labelNames: ['rail'] as const,
     registers: [this.registry],
   });

@@ -346,6 +346,15 @@ describe.skipIf(skip)('dirsync plan and apply against slapd and the mock API', (
     const result = await runCli(['apply', '--config', narrowed]);
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('maxSourceDropPercent');
+    // The refused plan is saved, with a report, and the commands to review and apply it.
+    const saved =
+      /The plan is saved in (\S+\/state\/plans\/refused-\S+\.json); the report in (\S+\.json)/.exec(
+        result.stderr,
+      );
+    expect(saved).not.toBeNull();
+    expect(JSON.parse(readFileSync(saved![2]!, 'utf8'))).toMatchObject({ outcome: 'refused' });
+    expect(result.stderr).toContain(`\`dirsync plan --config ${narrowed}\``);
+    expect(result.stderr).toContain(`\`dirsync apply --config ${narrowed} --plan ${saved![1]}\``);
     expect(writes(mock)).toHaveLength(before);
   });
 

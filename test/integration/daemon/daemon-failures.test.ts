@@ -44,12 +44,20 @@ afterEach(async () => {
 });
 
 /** A daemon in-process whose runs read `source` instead of the demo LDIF. */
-async function daemonWith(source: DirectorySource, shutdownTimeoutMs = 5_000): Promise<Daemon> {
+async function daemonWith(
+  source: DirectorySource | undefined,
+  shutdownTimeoutMs = 5_000,
+  safety?: Record<string, unknown>,
+): Promise<Daemon> {
   mock = await startMockServer({
     seed: loadSeedFile(join(ROOT, 'config/demo-org.yaml')),
     port: 0,
   });
-  const { dir, configFile } = writeDaemonConfig({ apiUrl: mock.url, cron: '0 * * * *' });
+  const { dir, configFile } = writeDaemonConfig({
+    apiUrl: mock.url,
+    cron: '0 * * * *',
+    ...(safety === undefined ? {} : { safety }),
+  });
   dirs.push(dir);
   const logs = new PassThrough();
   logs.resume();
@@ -60,7 +68,7 @@ async function daemonWith(source: DirectorySource, shutdownTimeoutMs = 5_000): P
     server: run.loaded.config.server,
     openRun: (observer) => {
       const ctx = openRunContext(configFile, {}, logs, { lock: true, observer });
-      return { ...ctx, deps: { ...ctx.deps, source } };
+      return source === undefined ? ctx : { ...ctx, deps: { ...ctx.deps, source } };
     },
     logger: createSilentLogger(),
     trigger: idle,
@@ -103,6 +111,18 @@ describe('dirsync daemon: runs that fail', () => {
     expect(sample(metrics, 'dirsync_organization_users')).toBe(12);
     expect((await get(`${d.url}/readyz`)).status).toBe(503);
     expect(writesOf(mock!.requests)).toEqual([]);
+  });
+
+  it('counts the budget that held actions back; the rest applied and the run succeeded', async () => {
+    // The demo's first run suspends two users; the budget allows one.
+    const d = await daemonWith(undefined, 5_000, { maxSuspends: 1 });
+    await d.scheduler.idle();
+
+    const metrics = (await get(`${d.url}/metrics`)).text;
+    expect(sample(metrics, 'dirsync_rails_tripped_total', '{rail="maxSuspends"}')).toBe(1);
+    expect(sample(metrics, 'dirsync_runs_total', '{outcome="success"}')).toBe(1);
+    expect(writesOf(mock!.requests).some((r) => r.path === '/togglesuspension')).toBe(false);
+    expect(writesOf(mock!.requests).some((r) => r.path === '/modifyallusernames')).toBe(true);
   });
 
   it('gives up waiting for a stuck run after the shutdown timeout', async () => {

@@ -20,6 +20,8 @@ export interface DaemonConfigOptions {
   concurrency?: number;
   /** Reuse a folder (and its state record) from an earlier daemon. */
   dir?: string;
+  /** The config's `safety:` section (default: the demo's). */
+  safety?: Record<string, unknown>;
 }
 
 /**
@@ -54,6 +56,7 @@ export function writeDaemonConfig(options: DaemonConfigOptions): {
     server: { host: '127.0.0.1', port: 0 },
     state: { path: statePath },
     log: { level: 'info', format: 'json' },
+    ...(options.safety === undefined ? {} : { safety: options.safety }),
   };
   const configFile = join(dir, 'dirsync.yaml');
   writeFileSync(configFile, stringify(config));
