@@ -298,7 +298,10 @@ function pending(record: UserState): boolean {
  */
 export function recordReadState(
   store: Pick<StateStore, 'state' | 'record'>,
-  planned: Pick<PlannedRun, 'plan' | 'organization' | 'details' | 'sweep' | 'directoryUsers'>,
+  planned: Pick<
+    PlannedRun,
+    'plan' | 'organization' | 'details' | 'sweep' | 'directoryUsers' | 'identity'
+  >,
   now: Date,
   trust: ReadTrust = { directory: true, organization: true },
 ): void {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { plan } from '../../../src/reconcile/plan.js';
 import { recordReadState, readTrust } from '../../../src/reconcile/run.js';
 import type { StateRecord } from '../../../src/state/model.js';
+import { organizationIdentity } from '../../../src/state/organization.js';
 import { applyPatch, type StatePatch } from '../../../src/state/store.js';
 import {
   anInputOf,
@@ -48,6 +49,7 @@ function aRun(state: StateRecord) {
     details: new Map(),
     sweep: false,
     directoryUsers: input.directory.length,
+    identity: organizationIdentity(input.organization, undefined),
   };
 }
 
