@@ -23,6 +23,21 @@ export interface RunContext {
   close(): Promise<void>;
 }
 
+/**
+ * The secret values a run knows, scrubbed from every log line and every quoted answer: the API
+ * token, the bind password, the SCIM tokens and inline webhook URLs (a urlFile's URL is read
+ * and scrubbed by the notifier itself).
+ */
+export function knownSecrets(loaded: Pick<LoadedConfig, 'config' | 'secrets'>): string[] {
+  const { config, secrets } = loaded;
+  return [
+    secrets.token,
+    secrets.bindPassword,
+    ...(secrets.scimTokens ?? []),
+    ...config.notify.webhooks.map((w) => w.url),
+  ].filter((v): v is string => v !== undefined);
+}
+
 /** Loads the config and builds the directory source, API client, state store and logger. */
 export function openRunContext(
   path: string,
@@ -39,8 +54,7 @@ export function openRunContext(
   const { config, secrets } = loaded;
   const runId = randomUUID().slice(0, 8);
   const level = (env['LOG_LEVEL'] as LogLevel | undefined) ?? config.log.level;
-  // Inline webhook URLs are secrets too (a urlFile is read by the notifier, which scrubs it).
-  const known = [secrets.token, secrets.bindPassword, ...config.notify.webhooks.map((w) => w.url)];
+  const known = knownSecrets(loaded);
   const logger = createLogger({
     level,
     stream: stderr,

@@ -5,7 +5,7 @@ import { createLogger, type LogLevel } from '../log.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, startDaemon } from '../daemon/daemon.js';
 import { Notifier } from '../notify/notifier.js';
 import type { CommandEnv } from './commands.js';
-import { configPath, openRunContext } from './context.js';
+import { configPath, knownSecrets, openRunContext } from './context.js';
 
 type StopSignal = 'SIGTERM' | 'SIGINT';
 
@@ -28,12 +28,13 @@ function shutdownTimeout(value: string | undefined): number {
  */
 export async function daemonCommand(ctx: CommandEnv, opts: { config?: string }): Promise<ExitCode> {
   const path = configPath(opts.config, ctx.env);
-  const { config, secrets } = loadConfig(path, ctx.env);
+  const loaded = loadConfig(path, ctx.env);
+  const { config, secrets } = loaded;
   const timeoutMs = shutdownTimeout(ctx.env['DIRSYNC_SHUTDOWN_TIMEOUT']);
   const logger = createLogger({
     level: (ctx.env['LOG_LEVEL'] as LogLevel | undefined) ?? config.log.level,
     stream: ctx.io.stderr,
-    secrets: [secrets.token, secrets.bindPassword],
+    secrets: knownSecrets(loaded),
     ...(config.log.format === 'auto' ? {} : { format: config.log.format }),
   }).child({ component: 'daemon' });
   const notifier = Notifier.forConfig(config, { logger, env: ctx.env });
