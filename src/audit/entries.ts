@@ -26,6 +26,36 @@ export function actionEntry(result: OutcomeLike, runId: string, time: Date): Aud
   };
 }
 
+/** A toggle an earlier run sent and left unresolved (a crash, an unclear outcome). */
+export interface VerifiedToggleLike {
+  email: string;
+  emailId: number;
+  want: 'ACTIVE' | 'SUSPENDED';
+  sentAt: string;
+  concluded: string;
+  detail: string;
+}
+
+/**
+ * What a run found out about a toggle an earlier run sent: outcome `verified-landed` (it took
+ * effect), `verified-not-landed` or `verified-gone`. The earlier run's own line (unclear, or
+ * none if it died) is never rewritten: this line completes it.
+ */
+export function verifiedToggleEntry(v: VerifiedToggleLike, runId: string, time: Date): AuditEntry {
+  return {
+    time: time.toISOString(),
+    runId,
+    kind: v.want === 'SUSPENDED' ? 'suspend' : 'unsuspend',
+    email: v.email,
+    email_id: v.emailId,
+    before: v.want === 'SUSPENDED' ? 'ACTIVE' : 'SUSPENDED',
+    after: v.want,
+    reason: `toggle sent by an earlier run at ${v.sentAt}: ${v.detail}`,
+    outcome: `verified-${v.concluded}`,
+    error: null,
+  };
+}
+
 /** An action a budget held back for review (`report.held`). */
 export interface HeldLike {
   kind: string;

@@ -3,7 +3,13 @@ import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { UsersApi } from '../api/client.js';
 import type { AuditEntry, AuditSink } from '../audit/audit-log.js';
-import { actionEntry, failedRunEntry, heldEntry, refusedRunEntry } from '../audit/entries.js';
+import {
+  actionEntry,
+  failedRunEntry,
+  heldEntry,
+  refusedRunEntry,
+  verifiedToggleEntry,
+} from '../audit/entries.js';
 import { asEmailId } from '../api/ids.js';
 import { durationMs, type Config } from '../config/schema.js';
 import type { DirectorySource } from '../directory/model.js';
@@ -494,6 +500,12 @@ async function applyAudited(
       concluded: v.concluded,
       detail: v.detail,
     });
+  const verifiedAt = clock();
+  audit(
+    deps,
+    logger,
+    togglesVerified.map((v) => verifiedToggleEntry(v, options.runId, verifiedAt)),
+  );
   const ctx = railContext(config, store.state, planned.organization, started);
   let verdict: Verdict;
   if (options.reviewed === undefined) {

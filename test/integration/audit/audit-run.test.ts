@@ -6,6 +6,7 @@ import { openRunContext } from '../../../src/cli/context.js';
 import { DirectoryError, SafetyError } from '../../../src/errors.js';
 import type { MockServer } from '../../../src/mock/server.js';
 import { applyRun, type RunReport } from '../../../src/reconcile/run.js';
+import { stateUser } from '../../support/mock.js';
 import { demoConfig, startDemoMock } from './support.js';
 
 let mock: MockServer | undefined;
@@ -143,6 +144,38 @@ describe('the audit trail of a run', () => {
       after: 'SUSPENDED',
       error: expect.stringContaining('maxSuspends') as unknown,
     });
+  });
+
+  it("writes what it found about a toggle an earlier run left unresolved, completing that run's line", async () => {
+    mock = await startDemoMock();
+    const { dir, configFile } = demoConfig(mock.url);
+    dirs.push(dir);
+    const sam = await stateUser(mock.url, 'sam.sales@corp.example.com', 'corp');
+    const { run } = open(configFile);
+    // An earlier run sent sam's suspension and died (or lost the answer) before knowing.
+    run.deps.store.record({
+      type: 'user',
+      emailId: sam!.email_id,
+      set: {
+        email: 'sam.sales@corp.example.com',
+        pendingToggle: { want: 'SUSPENDED', from: 'ACTIVE', sentAt: '2026-11-01T00:00:00.000Z' },
+      },
+    });
+
+    await applyRun(run.deps, { runId: run.runId }).finally(() => run.close());
+
+    const entries = readAudit(auditDir(run.loaded.config), {
+      user: 'sam.sales@corp.example.com',
+    }).entries;
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        runId: run.runId,
+        kind: 'suspend',
+        after: 'SUSPENDED',
+        outcome: 'verified-landed',
+        reason: expect.stringContaining('2026-11-01T00:00:00.000Z') as unknown,
+      }),
+    );
   });
 
   it('writes a refused run as one `run` line naming its rails, and no action line', async () => {
