@@ -18,7 +18,7 @@ import {
   type ValueField,
   type ValueProblem,
 } from './model.js';
-import { displayValue, hasUnsafeCharacters, lower, trimmed } from './text.js';
+import { displayValue, hasUnsafeCharacters, lower, printableAscii, trimmed } from './text.js';
 
 /** `CORP\Jdoe` -> `jdoe`. */
 export function transformLogin(value: string): string {
@@ -33,20 +33,36 @@ export function normalizeEmail(value: string): string {
 
 /** Why `address` (normalized) cannot be used as an email address; undefined when it can. */
 export function addressProblem(address: string): string | undefined {
+  // One pass for the usual printable-ASCII address; the Unicode-aware checks only otherwise.
+  let at = -1;
+  let dots = false;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c <= 32 || c >= 127) return unusualAddressProblem(address);
+    if (c === 64) {
+      if (at >= 0) return NOT_AN_ADDRESS;
+      at = i;
+    } else if (c === 46 && at >= 0 && (i === at + 1 || address.charCodeAt(i - 1) === 46)) {
+      dots = true;
+    }
+  }
+  if (at <= 0 || at === address.length - 1) return NOT_AN_ADDRESS;
+  return dots || address.endsWith('.') ? 'has a malformed domain' : undefined;
+}
+
+const NOT_AN_ADDRESS = 'is not an address (one @ between a name and a domain)';
+
+/** Outside printable ASCII: controls and spaces refused, other letters (jöe@) are fine. */
+function unusualAddressProblem(address: string): string | undefined {
   if (hasUnsafeCharacters(address)) return 'holds a control character';
   if (/\s/u.test(address)) return 'holds a space';
-  const at = address.indexOf('@');
-  if (at <= 0 || at !== address.lastIndexOf('@') || at === address.length - 1)
-    return 'is not an address (one @ between a name and a domain)';
-  const domain = address.slice(at + 1);
-  if (domain.startsWith('.') || domain.endsWith('.') || domain.includes('..'))
-    return 'has a malformed domain';
-  return undefined;
+  return addressProblem(address.replace(/[^\x21-\x7e]/gu, 'x'));
 }
 
 /** Why `login` (transformed) cannot be sent as a computer username; undefined when it can. */
 export function loginProblem(login: string): string | undefined {
   if (login === '') return 'is empty once trimmed and stripped of its domain';
+  if (printableAscii(login)) return undefined;
   if (hasUnsafeCharacters(login)) return 'holds a control character';
   if (/\s/u.test(login)) return 'holds a space';
   return undefined;
@@ -54,8 +70,8 @@ export function loginProblem(login: string): string | undefined {
 
 /** Why `number` (trimmed) cannot be sent as a smart card number; undefined when it can. */
 export function cardProblem(number: string): string | undefined {
-  if (hasUnsafeCharacters(number)) return 'holds a control character';
-  return /^\d+$/.test(number) ? undefined : 'is not a string of digits';
+  if (/^\d+$/.test(number)) return undefined;
+  return hasUnsafeCharacters(number) ? 'holds a control character' : 'is not a string of digits';
 }
 
 /**
@@ -72,23 +88,24 @@ export function parseAliases(
 } {
   let primary: string | undefined;
   const aliases: string[] = [];
-  const usable = (value: string, address: string): boolean => {
-    const problem = addressProblem(address);
-    if (problem !== undefined) onUnusable?.(value, problem);
-    return problem === undefined;
-  };
   for (const value of raw) {
     const typed = /^([A-Za-z0-9]+):(.*)$/s.exec(value.trim());
+    let address: string;
     if (typed !== null) {
       if (typed[1]!.toLowerCase() !== 'smtp') continue;
-      const address = normalizeEmail(typed[2]!);
-      if (!usable(value, address)) continue;
-      if (typed[1] === 'SMTP') primary ??= address;
-      aliases.push(address);
+      address = normalizeEmail(typed[2]!);
     } else if (value.includes('@')) {
-      const address = normalizeEmail(value);
-      if (usable(value, address)) aliases.push(address);
+      address = normalizeEmail(value);
+    } else {
+      continue;
     }
+    const problem = addressProblem(address);
+    if (problem !== undefined) {
+      onUnusable?.(value, problem);
+      continue;
+    }
+    if (typed?.[1] === 'SMTP') primary ??= address;
+    aliases.push(address);
   }
   return { primary, aliases };
 }
@@ -146,16 +163,72 @@ interface Ranged {
  */
 function rangedAttributes(entry: RawEntry): Map<string, Ranged> | undefined {
   let out: Map<string, Ranged> | undefined;
-  for (const [key, list] of entry.attributes) {
+  for (const key of entry.attributes.keys()) {
+    // `attr;range=0-1499` or `attr;range=0-*`: attribute names end in a letter nearly always.
+    const last = key.charCodeAt(key.length - 1);
+    if (last !== 42 && (last < 48 || last > 57)) continue;
     const at = key.indexOf(';range=');
     if (at < 0) continue;
     out ??= new Map();
     out.set(key.slice(0, at), {
-      values: list.map((v) => (typeof v === 'string' ? v : v.toString('utf8'))),
+      values: entry.attributes
+        .get(key)!
+        .map((v) => (typeof v === 'string' ? v : v.toString('utf8'))),
       range: key.slice(at + ';range='.length),
     });
   }
   return out;
+}
+
+/**
+ * A value `raw` of `attribute` that cannot be used: shown escaped and cut short, and for an
+ * address the address it resembles.
+ */
+export function valueProblem(
+  field: ValueField,
+  attribute: string,
+  raw: string,
+  why: string,
+): ValueProblem {
+  const p: ValueProblem = { field, attribute, value: displayValue(raw), problem: why };
+  if ((field === 'email' || field === 'aliases') && raw !== '') p.resembles = resemblance(raw);
+  return p;
+}
+
+/**
+ * The usable smart card numbers among `raw` (trimmed, distinct); each other value goes to
+ * `report`. Any report makes the user's cards unknown. Every source maps cards with this.
+ */
+export function usableCards(
+  raw: readonly string[],
+  report: (value: string, why: string) => void,
+): readonly string[] {
+  const kept: string[] = [];
+  for (const value of raw) {
+    const number = value.trim();
+    const why = cardProblem(number);
+    if (why === undefined) kept.push(number);
+    else report(value, why);
+  }
+  return distinctMapped(kept, NONE, same);
+}
+
+/**
+ * The usable login names among `raw` (transformed, distinct); each other value goes to
+ * `report`. Any report makes the user's logins unknown. Every source maps logins with this.
+ */
+export function usableLogins(
+  raw: readonly string[],
+  report: (value: string, why: string) => void,
+): readonly string[] {
+  const kept: string[] = [];
+  for (const value of raw) {
+    const login = transformLogin(value);
+    const why = loginProblem(login);
+    if (why === undefined) kept.push(login);
+    else report(value, why);
+  }
+  return distinctMapped(kept, NONE, same);
 }
 
 /** The warning line of a value problem (logged, and shown by `check`). */
@@ -181,8 +254,7 @@ export function mapUser(
   const ranged = rangedAttributes(entry);
   let problems: ValueProblem[] | undefined;
   const problem = (field: ValueField, attribute: string, raw: string, why: string): void => {
-    const p: ValueProblem = { field, attribute, value: displayValue(raw), problem: why };
-    if ((field === 'email' || field === 'aliases') && raw !== '') p.resembles = resemblance(raw);
+    const p = valueProblem(field, attribute, raw, why);
     (problems ??= []).push(p);
     warnings.push({ dn: entry.dn, message: problemMessage(p) });
   };
@@ -238,17 +310,13 @@ export function mapUser(
     }
     return undefined;
   }
-  let smartcards: readonly string[] = NONE;
-  if (a.smartcards !== undefined) {
-    const kept: string[] = [];
-    for (const raw of read(a.smartcards, 'smartcards')) {
-      const number = raw.trim();
-      const why = cardProblem(number);
-      if (why === undefined) kept.push(number);
-      else problem('smartcards', a.smartcards, raw, why);
-    }
-    smartcards = distinctMapped(kept, NONE, same);
-  }
+  const cardAttribute = a.smartcards;
+  const smartcards =
+    cardAttribute === undefined
+      ? NONE
+      : usableCards(read(cardAttribute, 'smartcards'), (raw, why) =>
+          problem('smartcards', cardAttribute, raw, why),
+        );
   const loginLists = a.logins.map((attribute) =>
     ranged === undefined ? values(entry, attribute) : read(attribute, 'logins'),
   );
@@ -259,15 +327,9 @@ export function mapUser(
     logins.some((login) => loginProblem(login) !== undefined)
   ) {
     // Rare: a value to refuse, an empty one, or duplicates. Each attribute, value by value.
-    const kept: string[] = [];
-    for (const [i, attribute] of a.logins.entries()) {
-      for (const raw of loginLists[i]!) {
-        const login = transformLogin(raw);
-        const why = loginProblem(login);
-        if (why === undefined) kept.push(login);
-        else problem('logins', attribute, raw, why);
-      }
-    }
+    const kept = a.logins.flatMap((attribute, i) =>
+      usableLogins(loginLists[i]!, (raw, why) => problem('logins', attribute, raw, why)),
+    );
     logins = distinctMapped(kept, NONE, same);
   }
   // posixGroup memberUid may name the POSIX uid or a login.

@@ -34,6 +34,15 @@ const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
 /** The ones `escapeControl` leaves as they are: invisible, so escaped here for display. */
 const INVISIBLE = /[\p{Cf}\p{Cs}]/gu;
 
+/**
+ * Only printable ASCII (no space, no control): nearly every login and address, checked without
+ * the Unicode-aware expressions below, which cost more than the rest of an entry's mapping.
+ */
+export function printableAscii(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (!plain(value.charCodeAt(i))) return false;
+  return true;
+}
+
 export function hasUnsafeCharacters(value: string): boolean {
   return UNSAFE.test(value);
 }

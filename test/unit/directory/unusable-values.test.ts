@@ -162,6 +162,25 @@ describe('addresses that cannot be used', () => {
     },
   );
 
+  it.each(['jöe@corp.example.com', 'joe@bücher.example', 'o.k@corp.example.com'])(
+    'keeps a well-formed address with letters outside ASCII or dots in the name: %s',
+    (mail) => {
+      const { user } = map({ mail: [mail] });
+
+      expect(user?.email).toBe(mail);
+      expect(user?.problems).toBeUndefined();
+    },
+  );
+
+  it.each(['joe@corp.example.com.', 'joe@.corp.example.com', 'jöe@corp..example.com'])(
+    'refuses a malformed domain: %s',
+    (mail) => {
+      const { unusable } = map({ mail: [mail] });
+
+      expect(unusable[0]?.problems[0]?.problem).toBe('has a malformed domain');
+    },
+  );
+
   it('leaves a malformed alias out, and reports it', () => {
     const { user } = map(
       {
