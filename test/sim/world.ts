@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/api/client.js';
+import { AuditLog, auditDir, auditFileName, type AuditEntry } from '../../src/audit/audit-log.js';
 import { Config } from '../../src/config/schema.js';
 import type { LdifSourceConfig } from '../../src/config/source.js';
 import { LdifSource } from '../../src/directory/ldif/source.js';
@@ -770,9 +771,24 @@ export class World {
       },
     });
     const source = new LdifSource(config.source as LdifSourceConfig, () => new Date(this.now));
+    // The audit trail as the CLI keeps it; a dead process appends nothing more to it.
+    const log = AuditLog.forConfig(config, () => new Date(this.now));
+    const audit = new Proxy(log, {
+      get(target, prop) {
+        if (crashable && prop === 'write')
+          return (entries: readonly AuditEntry[]) => {
+            if (!gateway.crashed) target.write(entries);
+          };
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function'
+          ? (value as (...a: unknown[]) => unknown).bind(target)
+          : value;
+      },
+    });
     try {
-      return await body({ config, source, api, store, clock: () => new Date(this.now) });
+      return await body({ config, source, api, store, audit, clock: () => new Date(this.now) });
     } finally {
+      log.close();
       real.close();
       await client.close();
     }
@@ -808,7 +824,10 @@ export class World {
         if (touched) record.handTouchedSupers = true;
       }
     };
+    const applied: string[] = [];
     const onResult = (r: ActionResult): void => {
+      if (r.outcome === 'applied' && !this.gateway.crashed)
+        applied.push(`${r.action.kind} ${r.action.emailId}`);
       if (TRACE)
         console.error(
           `  run ${this.run}: ${r.outcome} ${r.action.kind} ${r.action.email} ${JSON.stringify(r.action.before)} -> ${JSON.stringify(r.action.after)}${r.error === undefined ? '' : `: ${r.error}`}`,
@@ -849,6 +868,45 @@ export class World {
     // A dead run's requests in flight land during the next run at the latest.
     if (previous?.crashed === true) await this.gateway.settle();
     this.afterRun(record, requestsFrom, supersBefore);
+    this.checkAudit(record, applied, config);
+  }
+
+  /** Every action applied is in the audit log exactly once (a dead run's: at most once). */
+  private checkAudit(record: RunRecord, applied: string[], config: Config): void {
+    this.stats.invariantChecks++;
+    const file = join(auditDir(config), auditFileName(new Date(record.at).toISOString()));
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      // no file: no line
+    }
+    const runId = `sim-${record.run}`;
+    const logged = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      if (!line.includes(runId)) continue;
+      let entry: AuditEntry;
+      try {
+        entry = JSON.parse(line) as AuditEntry;
+      } catch {
+        continue; // a line torn by a crash
+      }
+      if (entry.runId !== runId || entry.outcome !== 'applied') continue;
+      const key = `${entry.kind} ${String(entry.email_id)}`;
+      logged.set(key, (logged.get(key) ?? 0) + 1);
+    }
+    const wanted = new Map<string, number>();
+    for (const key of applied) wanted.set(key, (wanted.get(key) ?? 0) + 1);
+    for (const key of new Set([...wanted.keys(), ...logged.keys()])) {
+      const want = wanted.get(key) ?? 0;
+      const got = logged.get(key) ?? 0;
+      if (got === want) continue;
+      if (record.crashed && got <= 1 && want <= 1) continue; // the dead process may not have written it
+      this.violate(
+        'audit log',
+        `run ${record.run}: ${key} applied ${want} time(s), in the audit log ${got} time(s) (${file})`,
+      );
+    }
   }
 
   private afterRun(record: RunRecord, requestsFrom: number, supersBefore: number): void {
