@@ -351,6 +351,13 @@ export class ScimService {
     const before = this.#existing(rt, id, ifMatch);
     const current = this.#render(before, true);
     delete current['meta'];
+    // Members as values only: a remove's value list then matches whatever else was stored.
+    const displays = new Map<string, string>();
+    if (Array.isArray(current['members'])) {
+      const members = current['members'] as { value: string; display?: string }[];
+      for (const m of members) if (m.display !== undefined) displays.set(m.value, m.display);
+      current['members'] = members.map((m) => ({ value: m.value }));
+    }
     let patched: ScimResource;
     try {
       patched = scimPatch(current as unknown as ScimResource, operations, {
@@ -368,6 +375,7 @@ export class ScimService {
     if (rt.name === 'User' && 'groups' in result)
       throw badRequest('groups is read-only: change membership through /Groups', 'mutability');
     const valid = validateResource(result, rt, { unknownType: 'invalidPath' });
+    for (const m of valid.members) m.display ??= displays.get(m.value);
     const members =
       rt.name === 'Group' ? resolveMembers(id, valid.members, (m) => this.#lookup(m)) : undefined;
     return this.#store_(rt, before, valid, members);
@@ -534,6 +542,19 @@ function patchOperations(body: unknown, rt: ResourceTypeDef): ScimPatchOperation
     if (op === 'remove') {
       if (path === undefined || path === null)
         throw badRequest(`Operations[${i}]: remove needs a path`, 'noTarget');
+      // Entra's {"op": "Remove", "path": "members", "value": [{"value": "<id>"}, ...]} removes
+      // only the members listed: one value-filter remove each (a member not there: a no-op).
+      if ((path as string).toLowerCase() === 'members' && value !== undefined) {
+        const list = Array.isArray(value) ? (value as unknown[]) : [value];
+        return list.map((m, k): ScimPatchOperation => {
+          if (!isObject(m) || typeof m['value'] !== 'string')
+            throw badRequest(
+              `Operations[${i}].value[${k}] must be an object with a string value`,
+              'invalidValue',
+            );
+          return { op: 'remove', path: `members[value eq ${JSON.stringify(m['value'])}]` };
+        });
+      }
       return [
         value === undefined
           ? { op: 'remove', path: path as string }

@@ -277,6 +277,7 @@ describe('dirsync daemon with source.type scim', () => {
       Operations: [{ op: 'Remove', path: 'members', value: [{ value: ids.get('bob') }] }],
     });
     expect(remove.status).toBe(200);
+    expect(remove.body.members?.map((m) => m.value)).toEqual([ids.get('ann')]);
     const disable = await scim('PATCH', `/Users/${ids.get('bob')}`, {
       schemas: [PATCH],
       Operations: [{ op: 'Replace', path: 'active', value: 'False' }],
