@@ -31,7 +31,9 @@ export async function planCommand(
     if (opts.out !== undefined)
       writeFileSync(opts.out, JSON.stringify(planned.plan, null, 2) + '\n');
     if (opts.json === true) {
-      ctx.io.stdout.write(jsonText({ ...planned.plan, rails: planned.trips }) + '\n');
+      ctx.io.stdout.write(
+        jsonText({ ...planned.plan, rails: planned.trips, held: planned.verdict.held }) + '\n',
+      );
     } else {
       ctx.io.stdout.write(renderPlan(planned.plan, { color: useColor(ctx.io.stdout, ctx.env) }));
       const pending = pendingToggles(run.deps.store.state);

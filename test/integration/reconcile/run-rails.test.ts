@@ -178,6 +178,11 @@ const names = (prefix: string, n: number): string[] =>
 const writesTo = (path: string): number =>
   mock!.requests.filter((r) => r.method !== 'GET' && r.path === path).length;
 
+/** The plan with its first `n` actions only. */
+function subPlanOf(plan: Plan, n: number): Plan {
+  return { ...plan, actions: plan.actions.slice(0, n) };
+}
+
 async function refusal(promise: Promise<unknown>): Promise<SafetyError> {
   const error = await promise.then(
     () => undefined,
@@ -303,6 +308,31 @@ describe('applyRun: budgets hold only the actions they count', () => {
     expect(writesTo('/togglesuspension')).toBe(4);
     expect(w.state().spent).toEqual([
       { at: new Date(T0 + 25 * HOUR).toISOString(), counts: { suspends: 2 } },
+    ]);
+  });
+  it("spends nothing of the window on a reviewed plan or --force: they are a person's call", async () => {
+    // Arrange: 3 leavers, at most 1 suspension per 24h.
+    const staff = names('staff', 6);
+    const w = await aWorld({
+      people: [...CALLERS, ...staff.map((name, i) => ({ name, groups: i < 3 ? [LEAVERS] : [] }))],
+      org: staff,
+      safety: { maxSuspends: 1, maxSuspendPercent: 100, window: '24h' },
+    });
+    const { report } = await w.run(T0);
+    const held = JSON.parse(readFileSync(report.planFile!, 'utf8')) as Plan;
+
+    // Act
+    const reviewed = await w.run(T0 + HOUR, { reviewed: subPlanOf(held, 1) });
+    const forced = await w.run(T0 + 2 * HOUR, { force: true });
+
+    // Assert
+    expect(report.held).toHaveLength(3);
+    expect(reviewed.report.outcome).toBe('applied');
+    expect(forced.report).toMatchObject({ outcome: 'applied', rails: { forced: true } });
+    expect(writesTo('/togglesuspension')).toBe(3);
+    // Only the first, automatic run spent (the owner's first SUPER grant).
+    expect(w.state().spent).toEqual([
+      { at: new Date(T0).toISOString(), counts: { privilegedGrants: 1 } },
     ]);
   });
 });
