@@ -52,11 +52,31 @@ export class SafetyError extends DirsyncError {
   }
 }
 
-export type ExitCode = 0 | 1 | 2 | 3 | 4;
+/**
+ * A run stopped before it finished (exit code 5): SIGTERM or SIGINT, the daemon's
+ * `schedule.runTimeout` or shutdown, or its run lock taken over. What landed is journaled; the
+ * next run re-reads and carries on.
+ */
+export class StoppedError extends DirsyncError {
+  /** `SIGTERM`, `SIGINT`, `timeout`, `shutdown`, `lock-lost`. */
+  readonly reason: string;
+
+  constructor(message: string, reason: string, options?: { cause?: unknown; hint?: string }) {
+    super(message, options);
+    this.reason = reason;
+  }
+}
+
+/**
+ * 0 success, 1 failure, 2 bad config or usage, 3 refused by a safety rail, 4 applied with some
+ * actions failed, 5 stopped before finishing (a signal, runTimeout, a lost lock).
+ */
+export type ExitCode = 0 | 1 | 2 | 3 | 4 | 5;
 
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof ConfigError) return 2;
   if (error instanceof SafetyError) return 3;
+  if (error instanceof StoppedError) return 5;
   return 1;
 }
 

@@ -80,6 +80,11 @@ export interface ApiClientOptions {
   allowPlaintext?: boolean | undefined;
   /** Told of every retry (for metrics): the status that caused it, if any (429, 503, ...). */
   onRetry?: ((event: RetryEvent) => void) | undefined;
+  /**
+   * The run's stop signal (SIGTERM, runTimeout, shutdown): reads in flight are cut at once,
+   * writes in flight get a few seconds to be answered, nothing new is sent, no retry waits.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -252,7 +257,28 @@ export class ApiClient implements UsersApi {
     }
     const concurrency = options.concurrency ?? 8;
     this.clock = options.clock ?? { now: () => Date.now() };
-    this.sleep = options.sleep ?? ((ms) => delay(ms));
+    const stop = options.signal;
+    const sleep: Sleep =
+      options.sleep ??
+      ((ms) =>
+        // The timer goes with the wait: a stopped run must not be held open by a 20 s backoff.
+        delay(ms, undefined, stop === undefined ? {} : { signal: stop }).catch(() => undefined));
+    // A retry or settle wait ends early when the run is stopped: the next attempt then fails
+    // as stopped, at once, without being sent.
+    this.sleep =
+      stop === undefined
+        ? sleep
+        : (ms) =>
+            stop.aborted
+              ? Promise.resolve()
+              : new Promise<void>((resolve) => {
+                  const done = (): void => {
+                    stop.removeEventListener('abort', done);
+                    resolve();
+                  };
+                  stop.addEventListener('abort', done, { once: true });
+                  void sleep(ms).then(done);
+                });
     this.random = options.random ?? Math.random;
     this.onRetry = options.onRetry;
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
@@ -289,6 +315,8 @@ export class ApiClient implements UsersApi {
       dispatcher: this.dispatcher,
       clock: this.clock,
       userAgent: options.userAgent ?? 'dirsync',
+      requestTimeoutMs: options.timeouts?.requestMs ?? DEFAULT_TIMEOUTS.requestMs,
+      signal: options.signal,
     });
     if (baseUrl.protocol === 'http:' && !isLoopback(baseUrl.hostname)) {
       if (options.allowPlaintext !== true) {

@@ -12,9 +12,19 @@ export interface Timeouts {
   headersMs: number;
   /** Longest silence between two body chunks (not the whole body: a 100k listing is big). */
   bodyMs: number;
+  /**
+   * The whole request, headers and every byte of the body (`api.requestTimeoutMs`): a body that
+   * trickles a byte every few seconds never trips `bodyMs`, and must not hang a run.
+   */
+  requestMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 };
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  connectMs: 10_000,
+  headersMs: 30_000,
+  bodyMs: 30_000,
+  requestMs: 120_000,
+};
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -65,7 +75,8 @@ export interface DispatcherOptions {
   origin?: URL | undefined;
   /** Sockets per origin; the client keeps it equal to its concurrency. */
   connections: number;
-  timeouts: Timeouts;
+  /** `requestMs` is not the pool's: the transport enforces it per request. */
+  timeouts: Omit<Timeouts, 'requestMs'>;
   /** Extra PEM bundle trusted on top of the system roots (TLS-inspecting proxies). */
   caFile?: string | undefined;
   /** Where HTTP(S)_PROXY and NO_PROXY are read from; never `process.env` implicitly. */

@@ -84,7 +84,18 @@ export interface TransportOptions {
   dispatcher: Dispatcher;
   clock: Clock;
   userAgent: string;
+  /** The whole-request deadline (`api.requestTimeoutMs`): headers and the entire body. */
+  requestTimeoutMs?: number | undefined;
+  /**
+   * The run's stop signal. Once aborted, reads in flight are cut at once and nothing new is
+   * sent; a write in flight gets {@link WRITE_GRACE_MS} to be answered, so that its outcome is
+   * known, then is cut too.
+   */
+  signal?: AbortSignal | undefined;
 }
+
+/** How long a write in flight may still take once the run is stopped. */
+export const WRITE_GRACE_MS = 5_000;
 
 /** The longest piece of an answer quoted in an error (after scrubbing and escaping). */
 export const MAX_MESSAGE_CHARS = 300;
@@ -103,8 +114,12 @@ export class HttpTransport {
   readonly #clock: Clock;
   readonly #userAgent: string;
   readonly #limits: BodyLimits;
+  readonly #requestTimeoutMs: number;
+  readonly #signal: AbortSignal | undefined;
 
   constructor(options: TransportOptions) {
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
+    this.#signal = options.signal;
     this.#token = options.token;
     this.#secrets = [options.token, ...(options.secrets ?? [])];
     this.#limits = { ...DEFAULT_BODY_LIMITS, ...options.limits };
@@ -152,6 +167,12 @@ export class HttpTransport {
     const query = request.query === undefined ? '' : new URLSearchParams(request.query).toString();
     const fullPath = `${this.#basePath}${path}${query === '' ? '' : `?${query}`}`;
 
+    if (this.#signal?.aborted === true) return this.stopped(request, this.#signal);
+    const deadline = new RequestDeadline(
+      method === 'GET' ? 0 : WRITE_GRACE_MS,
+      this.#requestTimeoutMs,
+      this.#signal,
+    );
     let status: number;
     let responseHeaders: Record<string, string | string[] | undefined>;
     let read: BodyRead<T>;
@@ -162,6 +183,7 @@ export class HttpTransport {
         method,
         headers,
         body,
+        signal: deadline.signal,
       });
       status = response.statusCode;
       responseHeaders = response.headers;
@@ -170,8 +192,22 @@ export class HttpTransport {
           ? await streamArray(response.body, reader.stream, this.#limits)
           : await readText(response.body, this.#limits.bodyBytes);
     } catch (error) {
+      if (deadline.cut === 'stopped') return this.stopped(request, this.#signal, error);
+      if (deadline.cut === 'deadline') {
+        // Headers late, or a body still coming (a trickle never trips the silence timeout): the
+        // server may have acted, so for a write the outcome is unknown.
+        return this.failure(
+          request,
+          'unknown',
+          undefined,
+          `no complete answer within ${formatSeconds(this.#requestTimeoutMs)} (api.requestTimeoutMs)`,
+          'the API or something in between answered too slowly or stalled mid-answer: check its health; raise api.requestTimeoutMs only if whole listings really take longer',
+        );
+      }
       // The body stream failed (a cut connection, a stall): the same as a failed request.
       return this.transportFailure(request, error);
+    } finally {
+      deadline.dispose();
     }
     if (read.kind === 'decoded') return { ok: true, status, body: read.value };
     if (read.kind === 'refused') throw read.error;
@@ -249,6 +285,25 @@ export class HttpTransport {
       { ...(cause === undefined ? {} : { cause }), ...(hint === undefined ? {} : { hint }) },
     );
     return { ok: false, kind, error };
+  }
+
+  /** A request not sent, or cut, because the run was stopped: final, never retried. */
+  private stopped(
+    request: ApiRequest,
+    signal: AbortSignal | undefined,
+    cause?: unknown,
+  ): Attempt & { ok: false } {
+    const reason = typeof signal?.reason === 'string' ? signal.reason : 'stopped';
+    return this.failure(
+      request,
+      'final',
+      undefined,
+      `not finished: the run was stopped (${reason})`,
+      request.method === 'GET'
+        ? 'the next run reads again'
+        : 'the change may or may not have been applied; the next run re-reads the organization and corrects it',
+      cause === undefined ? undefined : this.safeCause(cause),
+    );
   }
 
   private transportFailure(request: ApiRequest, error: unknown): Attempt & { ok: false } {
@@ -407,5 +462,48 @@ function hintForStatus(status: number): string | undefined {
       return 'the API is overloaded or rate limiting: try again later, or lower api.concurrency or api.requestsPerSecond';
     default:
       return undefined;
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+/**
+ * The signal one request is sent with: aborted at the whole-request deadline, or when the run is
+ * stopped (at once, or after `graceMs` for a write in flight). `cut` says which came first.
+ */
+class RequestDeadline {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  #grace: NodeJS.Timeout | undefined;
+  readonly #run: AbortSignal | undefined;
+  readonly #onStop: () => void;
+  cut: 'deadline' | 'stopped' | undefined;
+
+  constructor(graceMs: number, timeoutMs: number, run: AbortSignal | undefined) {
+    this.#run = run;
+    this.#timer = setTimeout(() => this.#abort('deadline'), timeoutMs);
+    this.#onStop = () => {
+      if (graceMs <= 0) this.#abort('stopped');
+      else this.#grace = setTimeout(() => this.#abort('stopped'), graceMs);
+    };
+    run?.addEventListener('abort', this.#onStop, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  #abort(why: 'deadline' | 'stopped'): void {
+    if (this.cut !== undefined) return;
+    this.cut = why;
+    this.#controller.abort(why);
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+    clearTimeout(this.#grace);
+    this.#run?.removeEventListener('abort', this.#onStop);
   }
 }

@@ -106,15 +106,27 @@ export async function applyCommand(
 ): Promise<ExitCode> {
   const reviewed = opts.plan === undefined ? undefined : readPlanFile(opts.plan);
   const configFile = configPath(opts.config, ctx.env);
-  const run = openRunContext(configFile, ctx.env, ctx.io.stderr, {
-    lock: true,
-  });
-  let notifier: Notifier | undefined;
+  // SIGTERM or SIGINT stops the run within seconds: reads are cut, writes in flight get a few
+  // seconds to be answered and are journaled, the lock is released, and apply exits 5. A second
+  // signal exits at once (the lock goes with the process's exit hook).
   const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stop.signal.aborted) process.exit(5);
+    ctx.io.stderr.write(
+      `dirsync: ${signal}: stopping; no new action starts, writes in flight get a few seconds\n`,
+    );
+    stop.abort(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  let run: ReturnType<typeof openRunContext> | undefined;
+  let notifier: Notifier | undefined;
   try {
+    run = openRunContext(configFile, ctx.env, ctx.io.stderr, {
+      lock: true,
+      signal: stop.signal,
+    });
+    const runId = run.runId;
     notifier = Notifier.forConfig(run.loaded.config, { logger: run.logger, env: ctx.env });
     const { report, reportFile, plan } = await applyRun(run.deps, {
       runId: run.runId,
@@ -123,10 +135,10 @@ export async function applyCommand(
       ...(opts.config === undefined ? {} : { configFile }),
       ...(reviewed === undefined ? {} : { reviewed }),
     }).catch((error: unknown) => {
-      notifier?.runFinished({ runId: run.runId, error });
+      notifier?.runFinished({ runId, error });
       throw error;
     });
-    notifier.runFinished({ runId: run.runId, report });
+    notifier.runFinished({ runId, report });
     if (opts.json === true) {
       ctx.io.stdout.write(jsonText(report) + '\n');
     } else {
@@ -172,7 +184,8 @@ export async function applyCommand(
       ctx.io.stderr.write(
         `dirsync: apply stopped: ${report.stopped.reason}\nTo fix: ${report.stopped.hint}\n`,
       );
-      return 1;
+      // 5: stopped by a signal or a lost lock; 1: the token was refused.
+      return report.stopped.signal === undefined ? 1 : 5;
     }
     // 4: some actions failed or are unclear; 3: a budget held some back (the rest applied).
     return report.failures.length > 0 || report.unclear.length > 0
@@ -183,9 +196,12 @@ export async function applyCommand(
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
-    await run.close();
+    await run?.close();
     // The run is over: posts still in flight get a few seconds, never more.
     await notifier?.close();
+    // A directory read that cannot be cut may still hold a socket: do not let it keep a
+    // stopped run alive.
+    if (stop.signal.aborted) setTimeout(() => process.exit(process.exitCode ?? 5), 2_000).unref();
   }
 }
 

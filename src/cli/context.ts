@@ -21,6 +21,11 @@ export interface RunContext {
   logger: Logger;
   runId: string;
   close(): Promise<void>;
+  /**
+   * Gives the run up at once (a shutdown that timed out): closes the journal and releases the
+   * lock without waiting for anything. Safe to call more than once, and after `close`.
+   */
+  abandon(): void;
 }
 
 /**
@@ -64,6 +69,13 @@ export function openRunContext(
   for (const setting of insecureSettings(config))
     logger.warn(setting.message, { key: setting.key });
   const store = StateStore.open(config.state.path, config.api.baseUrl);
+  // A run whose lock is taken from it (it stalled past state.lockStaleAfter and another run took
+  // over) must stop: two runs must never write at once.
+  const lockLost = new AbortController();
+  const signal =
+    options.signal === undefined
+      ? lockLost.signal
+      : AbortSignal.any([options.signal, lockLost.signal]);
   const api = createApiClient({
     baseUrl: config.api.baseUrl,
     token: secrets.token,
@@ -81,6 +93,8 @@ export function openRunContext(
     env,
     logger,
     onRetry: (event) => options.observer?.apiRetry?.(event.status),
+    timeouts: { requestMs: config.api.requestTimeoutMs },
+    signal,
   });
   // A progress line on a terminal only: overwritten in place, cleared when the reads are done.
   const tty = 'isTTY' in stderr && stderr.isTTY === true;
@@ -96,9 +110,6 @@ export function openRunContext(
     ...(progress === undefined ? {} : { onProgress: progress }),
   });
   const audit = AuditLog.forConfig(config);
-  // A run whose lock is taken from it (it stalled past state.lockStaleAfter and another run took
-  // over) must stop: two runs must never write at once.
-  const lockLost = new AbortController();
   if (options.lock) {
     // Taken last, so that nothing above can fail with the lock held.
     let lock;
@@ -124,10 +135,6 @@ export function openRunContext(
       });
     }
   }
-  const signal =
-    options.signal === undefined
-      ? lockLost.signal
-      : AbortSignal.any([options.signal, lockLost.signal]);
   return {
     loaded,
     deps: {
@@ -151,6 +158,14 @@ export function openRunContext(
       }
       audit.close();
       await api.close();
+    },
+    abandon: () => {
+      try {
+        store.close();
+        audit.close();
+      } finally {
+        store.unlock();
+      }
     },
   };
 }

@@ -62,7 +62,8 @@ export async function daemonCommand(ctx: CommandEnv, opts: { config?: string }):
     const daemon = await startDaemon({
       schedule: config.schedule,
       server: config.server,
-      openRun: (observer) => openRunContext(path, ctx.env, ctx.io.stderr, { lock: true, observer }),
+      openRun: (observer, signal) =>
+        openRunContext(path, ctx.env, ctx.io.stderr, { lock: true, observer, signal }),
       logger,
       notifier,
       shutdownTimeoutMs: timeoutMs,

@@ -27,6 +27,11 @@ export const ApiConfig = z.strictObject({
   /** Allow http:// to a host other than loopback: the token would cross the network in clear. */
   allowPlaintext: z.boolean().default(false),
   concurrency: z.number().int().min(1).max(64).default(8),
+  /**
+   * The whole of one request, headers and every byte of the body, in milliseconds: a server that
+   * trickles its answer is cut off here (the silence timeouts never trip on a trickle).
+   */
+  requestTimeoutMs: z.number().int().min(1000).default(120_000),
   requestsPerSecond: z.number().positive().optional(),
   /** Size limits on answers, in bytes: over one, the read fails instead of filling memory. */
   maxListingElementBytes: z

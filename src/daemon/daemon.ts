@@ -1,5 +1,5 @@
 import { durationMs, type Config, type ScimConfig } from '../config/schema.js';
-import { DirsyncError, describeError } from '../errors.js';
+import { DirsyncError, StoppedError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_DRAIN_MS, type Notifier, type RunNotice } from '../notify/notifier.js';
 import { applyRun, type RunDeps, type RunObserver } from '../reconcile/run.js';
@@ -22,6 +22,8 @@ export interface DaemonRun {
   logger: Logger;
   runId: string;
   close(): Promise<void>;
+  /** Gives the run up at once: releases its lock without waiting (a timed-out shutdown). */
+  abandon?(): void;
 }
 
 export interface DaemonOptions {
@@ -31,7 +33,7 @@ export interface DaemonOptions {
    * Opens a fresh context for each run: the state record is re-read (another `apply` may have
    * run in between) and its lock is held for the run only.
    */
-  openRun: (observer: RunObserver) => DaemonRun;
+  openRun: (observer: RunObserver, signal: AbortSignal) => DaemonRun;
   /** The daemon's own logger (start, stop, skipped runs); runs log through their context's. */
   logger: Logger;
   clock?: () => Date;
@@ -88,6 +90,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     organizationUsers: (count) => metrics.organizationUsers.set(count),
   };
 
+  /** The run going now, for a shutdown that times out waiting for it. */
+  let current: DaemonRun | undefined;
+
   async function runOnce(request: RunRequest): Promise<void> {
     const startedAt = clock();
     metrics.runInProgress.set(1);
@@ -96,7 +101,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     let error: string | undefined;
     let notice: RunNotice | undefined;
     try {
-      run = options.openRun(observer);
+      run = options.openRun(observer, request.signal);
+      current = run;
       run.logger.info('run started', { trigger: request.trigger });
       const { report, reportFile } = await applyRun(
         { ...run.deps, logger: run.logger, clock },
@@ -135,11 +141,24 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         report: reportFile,
       });
     } catch (caught) {
-      outcome = errorKind(caught) === 'SafetyError' ? 'refused' : 'failed';
+      outcome =
+        caught instanceof StoppedError
+          ? caught.reason === 'timeout'
+            ? 'timeout'
+            : 'aborted'
+          : errorKind(caught) === 'SafetyError'
+            ? 'refused'
+            : 'failed';
       error = describeError(caught);
       notice = { runId: run?.runId ?? 'none', error: caught };
       metrics.recordError(caught);
-      (run?.logger ?? logger).error(outcome === 'refused' ? 'run refused' : 'run failed', {
+      const what =
+        outcome === 'refused'
+          ? 'run refused'
+          : outcome === 'failed'
+            ? 'run failed'
+            : 'run stopped before finishing';
+      (run?.logger ?? logger).error(what, {
         kind: errorKind(caught),
         error,
         ...(caught instanceof DirsyncError && caught.hint !== undefined
@@ -152,6 +171,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await run?.close().catch((closeError: unknown) => {
         logger.warn('closing the run failed', { error: describeError(closeError) });
       });
+      current = undefined;
       const finishedAt = clock();
       metrics.runInProgress.set(0);
       metrics.runs.inc({ outcome });
@@ -221,6 +241,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }),
     ]);
     clearTimeout(timer);
+    if (result === 'timed-out') {
+      // The stuck run is given up: its lock must not outlive this daemon (the process exits next).
+      current?.abandon?.();
+    }
     await scim?.close();
     await server.close();
     // Posts still in flight get what is left of the shutdown time, at most DEFAULT_DRAIN_MS.

@@ -162,7 +162,7 @@ export class Scheduler {
     const controller = new AbortController();
     const timer = this.#timers.setTimeout(() => {
       logger.warn(
-        'run timed out: no new actions start, in-flight ones finish; the rest waits for the next run',
+        'run timed out: stopping it (reads are cut, writes in flight get a few seconds); the rest waits for the next run',
         { timeoutMs: this.#options.runTimeoutMs },
       );
       controller.abort('timeout' satisfies AbortReason);

@@ -13,7 +13,7 @@ import {
 import { asEmailId } from '../api/ids.js';
 import { durationMs, type Config } from '../config/schema.js';
 import type { DirectorySource } from '../directory/model.js';
-import { describeError, SafetyError } from '../errors.js';
+import { describeError, SafetyError, StoppedError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
 import type { OrganizationIdentity } from '../state/model.js';
 import { checkOrganization, organizationIdentity } from '../state/organization.js';
@@ -111,6 +111,75 @@ export async function readOrganization(api: UsersApi): Promise<OrgUser[]> {
   }));
 }
 
+/**
+ * A run stopped (SIGTERM, runTimeout, shutdown, a lost lock) with actions left unsent is not a
+ * success: its report says so, and `apply` exits 5.
+ */
+function stoppedBySignal(
+  signal: AbortSignal | undefined,
+  results: readonly { outcome: string }[],
+): { stopped: { reason: string; hint: string; signal: string } } | Record<string, never> {
+  if (signal?.aborted !== true) return {};
+  const unsent = results.filter((r) => r.outcome === 'skipped').length;
+  if (unsent === 0) return {};
+  return {
+    stopped: {
+      reason: `run stopped (${stopReason(signal)}) before finishing: ${unsent} actions not sent`,
+      hint: 'nothing to fix if it was asked for: what landed is journaled and the next run carries on; if runs keep timing out, raise schedule.runTimeout',
+      signal: stopReason(signal),
+    },
+  };
+}
+
+/** Why a run was stopped, from its signal's reason. */
+export function stopReason(signal: AbortSignal): string {
+  return typeof signal.reason === 'string' ? signal.reason : 'stopped';
+}
+
+/**
+ * `work`, unless the run is stopped first: then a StoppedError at once (a directory read that
+ * cannot be cut goes on in the background, its result unused). A failure of `work` once the run
+ * is stopped (a request cut short) is the stop, too.
+ */
+export async function untilStopped<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  phase: string,
+): Promise<T> {
+  if (signal === undefined) return work;
+  const stopped = (cause?: unknown): StoppedError =>
+    new StoppedError(
+      `run stopped (${stopReason(signal)}) while ${phase}: nothing was applied`,
+      stopReason(signal),
+      {
+        ...(cause === undefined ? {} : { cause }),
+        hint: 'the next run starts over; if runs keep timing out, check the directory and the API, or raise schedule.runTimeout',
+      },
+    );
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    throw stopped();
+  }
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(stopped());
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } catch (error) {
+    if (error instanceof StoppedError) {
+      work.catch(() => undefined);
+      throw error;
+    }
+    throw signal.aborted ? stopped(error) : error;
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
+}
+
 /** read directory -> read organization -> detail reads -> plan -> rails. Writes nothing. */
 export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   const { config, source, api, store } = deps;
@@ -118,8 +187,13 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   const now = (deps.clock ?? (() => new Date()))();
 
   const progress = deps.progress ?? (() => undefined);
+  const signal = deps.signal;
   progress('reading the directory');
-  const snapshot = await source.read({ groupsOfInterest: groupsOfInterest(config) });
+  const snapshot = await untilStopped(
+    source.read({ groupsOfInterest: groupsOfInterest(config) }),
+    signal,
+    'reading the directory',
+  );
   deps.observer?.directoryUsers?.(snapshot.users.length);
   progress('reading the organization');
   logger.info('directory read', {
@@ -128,7 +202,11 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
     ms: Math.round(snapshot.stats.durationMs),
   });
 
-  const organization = await readOrganization(api);
+  const organization = await untilStopped(
+    readOrganization(api),
+    signal,
+    'reading the organization',
+  );
   deps.observer?.organizationUsers?.(organization.length);
   logger.info('organization read', { users: organization.length });
   // Before anything reads the record: another organization's ranks and flags are not ours.
@@ -150,9 +228,9 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   // A fixed pool of workers, not one promise per user: 100k pending reads held ~200 MiB.
   let next = 0;
   const workers = Math.max(1, Math.min(config.api.concurrency * 2, ids.length));
-  await Promise.all(
+  const reads = Promise.all(
     Array.from({ length: workers }, async () => {
-      for (let i = next++; i < ids.length; i = next++) {
+      for (let i = next++; i < ids.length && signal?.aborted !== true; i = next++) {
         const id = ids[i]!;
         if (i % 100 === 0) progress(`reading user details: ${i} of ${ids.length}`);
         const d = await api.getUser(asEmailId(id));
@@ -163,6 +241,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
       }
     }),
   );
+  await untilStopped(reads, signal, 'reading user details');
   if (ids.length > 0) logger.info('user details read', { users: ids.length, sweep });
 
   progress('');
@@ -257,8 +336,19 @@ export interface RunReport {
   unclear: { kind: string; email: string; reason: string }[];
   /** Toggles of earlier runs left unresolved (a crash, an unclear outcome), and what this run found. */
   togglesVerified: ToggleVerdict[];
-  /** Set when the token was refused (401, or 403 on a write) and the apply stopped sending. */
-  stopped?: { reason: string; hint: string };
+  /**
+   * Set when the apply stopped sending before finishing: the token was refused (401, or 403 on a
+   * write), or the run was stopped (`signal`).
+   */
+  stopped?: {
+    reason: string;
+    hint: string;
+    /**
+     * Set when a stop signal did it (`SIGTERM`, `SIGINT`, `timeout`, `shutdown`, `lock-lost`),
+     * not a refused token: `apply` then exits 5.
+     */
+    signal?: string;
+  };
   /** Every action of the run and its outcome (`error`: why it failed or was skipped). */
   actions: { kind: string; email: string; outcome: string; error?: string }[];
 }
@@ -486,13 +576,20 @@ async function applyAudited(
   const clock = deps.clock ?? (() => new Date());
   const started = clock();
   const startedAt = started.toISOString();
+  // The daemon's runTimeout or shutdown, SIGTERM, a lost lock: every phase stops on it.
+  const signals = [deps.signal, options.signal].filter((x) => x !== undefined);
+  const signal = signals.length <= 1 ? signals[0] : AbortSignal.any(signals);
   // A toggle an earlier run sent may still be landing: read only once it has had time to.
   const wait = settleWaitMs(store.state, started, config.api.settleMs);
   if (wait > 0) {
     logger.info('waiting for toggles of an earlier run to settle before reading', { ms: wait });
-    await delay(wait, undefined, options.signal === undefined ? {} : { signal: options.signal });
+    await untilStopped(
+      delay(wait, undefined, signal === undefined ? {} : { signal }),
+      signal,
+      'waiting for earlier toggles to settle',
+    );
   }
-  const planned = await planRun(deps);
+  const planned = await planRun({ ...deps, ...(signal === undefined ? {} : { signal }) });
   const togglesVerified = resolvePendingToggles(store.state, planned.organization, store, clock());
   for (const v of togglesVerified)
     logger.warn('toggle of an earlier run verified', {
@@ -620,7 +717,7 @@ async function applyAudited(
           currentRanks,
           currentlyWanted: new Set(planned.plan.actions.map(actionKey)),
         }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(signal === undefined ? {} : { signal }),
     onResult,
   });
   const planFile =
@@ -659,6 +756,7 @@ async function applyAudited(
       })),
     togglesVerified,
     ...(result.stopped === undefined ? {} : { stopped: result.stopped }),
+    ...(result.stopped === undefined ? stoppedBySignal(signal, result.results) : {}),
     actions: result.results.map((r) => ({
       kind: r.action.kind,
       email: r.action.email,

@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,17 +48,19 @@ async function daemonWith(
   source: DirectorySource | undefined,
   shutdownTimeoutMs = 5_000,
   safety?: Record<string, unknown>,
+  options: { closeHangs?: boolean; onStatePath?: (path: string) => void } = {},
 ): Promise<Daemon> {
   mock = await startMockServer({
     seed: loadSeedFile(join(ROOT, 'config/demo-org.yaml')),
     port: 0,
   });
-  const { dir, configFile } = writeDaemonConfig({
+  const { dir, configFile, statePath } = writeDaemonConfig({
     apiUrl: mock.url,
     cron: '0 * * * *',
     ...(safety === undefined ? {} : { safety }),
   });
   dirs.push(dir);
+  options.onStatePath?.(statePath);
   const logs = new PassThrough();
   logs.resume();
   const run = openRunContext(configFile, {}, logs, { lock: false });
@@ -66,9 +68,14 @@ async function daemonWith(
   daemon = await startDaemon({
     schedule: run.loaded.config.schedule,
     server: run.loaded.config.server,
-    openRun: (observer) => {
-      const ctx = openRunContext(configFile, {}, logs, { lock: true, observer });
-      return source === undefined ? ctx : { ...ctx, deps: { ...ctx.deps, source } };
+    openRun: (observer, signal) => {
+      const ctx = openRunContext(configFile, {}, logs, { lock: true, observer, signal });
+      return {
+        ...ctx,
+        deps: source === undefined ? ctx.deps : { ...ctx.deps, source },
+        // A close that never ends: undici waiting on a socket that hangs, say.
+        ...(options.closeHangs === true ? { close: () => new Promise<void>(() => {}) } : {}),
+      };
     },
     logger: createSilentLogger(),
     trigger: idle,
@@ -125,12 +132,45 @@ describe('dirsync daemon: runs that fail', () => {
     expect(writesOf(mock!.requests).some((r) => r.path === '/modifyallusernames')).toBe(true);
   });
 
-  it('gives up waiting for a stuck run after the shutdown timeout', async () => {
-    const d = await daemonWith({ read: () => new Promise<DirectorySnapshot>(() => {}) }, 100);
+  it('stops a run stuck in a directory read that ignores the stop: the shutdown is clean', async () => {
+    let statePath = '';
+    const d = await daemonWith(
+      { read: () => new Promise<DirectorySnapshot>(() => {}) },
+      5_000,
+      undefined,
+      {
+        onStatePath: (p) => (statePath = p),
+      },
+    );
     expect(d.scheduler.busy).toBe(true);
-    const began = Date.now();
-    expect(await d.stop('test')).toBe('timed-out');
-    expect(Date.now() - began).toBeLessThan(2_000);
+    expect(existsSync(`${statePath}.lock`)).toBe(true);
+
+    expect(await d.stop('test')).toBe('clean');
     daemon = undefined;
+
+    expect(existsSync(`${statePath}.lock`)).toBe(false);
+    expect(
+      sample(await d.metrics.registry.metrics(), 'dirsync_runs_total', '{outcome="aborted"}'),
+    ).toBe(1);
+  });
+
+  it('gives up waiting for a stuck run after the shutdown timeout, and releases its lock', async () => {
+    let statePath = '';
+    const d = await daemonWith(
+      { read: () => new Promise<DirectorySnapshot>(() => {}) },
+      100,
+      undefined,
+      {
+        closeHangs: true,
+        onStatePath: (p) => (statePath = p),
+      },
+    );
+    expect(d.scheduler.busy).toBe(true);
+    expect(existsSync(`${statePath}.lock`)).toBe(true);
+
+    expect(await d.stop('test')).toBe('timed-out');
+    daemon = undefined;
+
+    expect(existsSync(`${statePath}.lock`)).toBe(false);
   });
 });
