@@ -177,7 +177,7 @@ export function validateResource(
   return { data, nameKey: name.trim().toLowerCase(), externalId, members };
 }
 
-function memberList(value: unknown): ValidResource['members'] {
+export function memberList(value: unknown): ValidResource['members'] {
   const list = Array.isArray(value) ? value : [value];
   return list
     .filter((m) => m !== null)

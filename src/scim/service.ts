@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { scimPatch, type ScimPatchOperation, type ScimResource } from 'scim-patch';
 import { badRequest, ScimError } from './errors.js';
 import { attributeAt, compileFilter, type CompiledFilter } from './filter.js';
-import { resolveMembers, validateResource } from './resource.js';
+import { memberList, resolveMembers, validateResource, type ValidResource } from './resource.js';
 import {
   LIST_SCHEMA,
   PATCH_SCHEMA,
@@ -349,6 +349,10 @@ export class ScimService {
   ): { response: ScimResponse; id: string; changed: boolean } {
     const operations = patchOperations(body, rt);
     const before = this.#existing(rt, id, ifMatch);
+    if (rt.name === 'Group') {
+      const fast = this.#patchMembers(before, operations);
+      if (fast !== undefined) return fast;
+    }
     const current = this.#render(before, true);
     delete current['meta'];
     // Members as values only: a remove's value list then matches whatever else was stored.
@@ -379,6 +383,67 @@ export class ScimService {
     const members =
       rt.name === 'Group' ? resolveMembers(id, valid.members, (m) => this.#lookup(m)) : undefined;
     return this.#store_(rt, before, valid, members);
+  }
+
+  /**
+   * A PATCH that only adds members or removes them by value (Entra's and Okta's membership
+   * batches), applied to the member rows directly: a large group is not rendered and rewritten
+   * for each batch. Undefined when the PATCH does anything else.
+   */
+  #patchMembers(
+    before: StoredResource,
+    operations: ScimPatchOperation[],
+  ): { response: ScimResponse; id: string; changed: boolean } | undefined {
+    const adds: ValidResource['members'] = [];
+    const removes: string[] = [];
+    for (const op of operations) {
+      const path = 'path' in op ? op.path : undefined;
+      if (op.op === 'add' && path?.toLowerCase() === 'members') {
+        adds.push(...memberList(op.value));
+        continue;
+      }
+      const match =
+        op.op === 'remove' && path !== undefined
+          ? /^members\[value eq ("(?:[^"\\]|\\.)*")\]$/i.exec(path)
+          : null;
+      if (match === null) return undefined;
+      removes.push(JSON.parse(match[1]!) as string);
+    }
+    // In order: a member added then removed in one PATCH is out, removed then added is in.
+    const toAdd = resolveMembers(before.id, adds, (m) => this.#lookup(m));
+    const existing = new Set(this.#store.members(before.id).map((m) => m.value));
+    const final = new Set(existing);
+    let a = 0;
+    for (const op of operations) {
+      if (op.op === 'add') {
+        const count = memberList(op.value).length;
+        for (const m of toAdd.slice(a, a + count)) {
+          final.add(m.value);
+        }
+        a += count;
+      } else {
+        const value = removes.shift()!;
+        final.delete(value);
+      }
+    }
+    const added = toAdd.filter(
+      (m, i, all) =>
+        final.has(m.value) &&
+        !existing.has(m.value) &&
+        all.findIndex((x) => x.value === m.value) === i,
+    );
+    const removed = [...existing].filter((v) => !final.has(v));
+    if (removed.length > 0) this.#store.removeMembers(before.id, removed);
+    if (added.length > 0) this.#store.addMembers(before.id, added);
+    if (added.length === 0 && removed.length === 0)
+      return { response: this.#created(before, 200), id: before.id, changed: false };
+    const after: StoredResource = {
+      ...before,
+      lastModified: this.#clock().toISOString(),
+      version: before.version + 1,
+    };
+    this.#store.update(after);
+    return { response: this.#created(after, 200), id: before.id, changed: true };
   }
 
   #delete(

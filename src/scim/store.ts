@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS resources (
 CREATE UNIQUE INDEX IF NOT EXISTS resources_name ON resources(type, name_key);
 CREATE INDEX IF NOT EXISTS resources_external ON resources(type, external_id);
 CREATE INDEX IF NOT EXISTS resources_seq ON resources(type, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS resources_order ON resources(seq);
 CREATE TABLE IF NOT EXISTS members (
   group_id TEXT NOT NULL,
   value TEXT NOT NULL,

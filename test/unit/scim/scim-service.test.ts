@@ -216,6 +216,25 @@ describe('SCIM service: PATCH as identity providers send it', () => {
     expect(removed.body.members?.map((m) => m.value)).toEqual(['id3']);
   });
 
+  it('applies membership operations in order: added then removed in one PATCH is out, and the version moves once', () => {
+    const { call } = aService();
+    call('POST', '/Users', aScimUser('a@x.test'));
+    call('POST', '/Users', aScimUser('b@x.test'));
+    call('POST', '/Groups', aScimGroup('Admins'));
+
+    const res = call(
+      'PATCH',
+      '/Groups/id3',
+      patch(
+        { op: 'add', path: 'members', value: [{ value: 'id1' }, { value: 'id2' }] },
+        { op: 'remove', path: 'members[value eq "id1"]' },
+      ),
+    );
+
+    expect(res.body.members?.map((m) => m.value)).toEqual(['id2']);
+    expect(res.body.meta.version).toBe('W/"2"');
+  });
+
   it.each([
     ['a value filter', { op: 'remove', path: 'members[value eq "id2"]' }],
     ['a value list', { op: 'remove', path: 'members', value: [{ value: 'id2' }] }],
