@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../../src/api/client.js';
+import { ApiClient, type UsersApi } from '../../../src/api/client.js';
 import { Config } from '../../../src/config/schema.js';
 import { createDirectorySource } from '../../../src/directory/index.js';
 import { SafetyError } from '../../../src/errors.js';
@@ -98,7 +98,7 @@ interface World {
   /** One apply run at `at` (a fresh state store, as each run opens it). */
   run(
     at: number,
-    options?: { reviewed?: Plan; force?: boolean },
+    options?: { reviewed?: Plan; force?: boolean; api?: (real: ApiClient) => UsersApi },
   ): Promise<{ report: RunReport; reportFile: string }>;
   user(name: string): { ad_status: string; computer_usernames: string[] } | undefined;
   state(): ReturnType<typeof StateStore.open>['state'];
@@ -151,14 +151,14 @@ async function aWorld(options: {
     statePath,
     mock: server,
     setDirectory: (people) => writeFileSync(file, ldifOf(people)),
-    async run(at, runOptions = {}) {
+    async run(at, { api: wrap, ...runOptions } = {}) {
       const store = StateStore.open(statePath, server.url);
       try {
         return await applyRun(
           {
             config,
             source: createDirectorySource(config.source),
-            api: api!,
+            api: wrap === undefined ? api! : wrap(api!),
             store,
             clock: () => new Date(at),
           },
@@ -392,6 +392,28 @@ describe('applyRun: a refused run records what its read established', () => {
     });
     expect(error.hint).toContain(`\`dirsync apply --plan ${planFile}\``);
     expect(error.hint).toContain('`dirsync plan`');
+  });
+});
+
+describe('applyRun: an empty organization', () => {
+  it('is refused with no write, and prunes no record', async () => {
+    // Arrange: a first run fills the record; then the API lists nobody (a wrong URL, a fault).
+    const w = await aWorld({ people: [...CALLERS, { name: 'bob' }], org: ['bob'] });
+    await w.run(T0);
+    const writes = mock!.requests.filter((r) => r.method !== 'GET').length;
+    const empty = (real: ApiClient): UsersApi =>
+      Object.assign(Object.create(real) as ApiClient, {
+        listOrganization: () => Promise.resolve([]),
+      });
+
+    // Act
+    const error = await refusal(w.run(T0 + HOUR, { api: empty }));
+
+    // Assert
+    expect(error.rails).toEqual(['emptyOrganization']);
+    expect(error.hint).toContain('safety.allowEmptyOrganization');
+    expect(mock!.requests.filter((r) => r.method !== 'GET')).toHaveLength(writes);
+    expect(Object.keys(w.state().users)).toHaveLength(4);
   });
 });
 
