@@ -92,7 +92,7 @@ function readPlanFile(path: string): Plan {
   const problems = planProblems(plan.actions);
   if (problems.length > 0) {
     throw new ConfigError(
-      `plan file ${path} would change a user twice, nothing was sent:\n${problems.map((p) => `  ${p.message}`).join('\n')}`,
+      `plan file ${path} is not valid, nothing was sent:\n${problems.map((p) => `  ${p.message}`).join('\n')}`,
       { hint: 'make a new plan with `dirsync plan --out` and review that one' },
     );
   }

@@ -4,6 +4,7 @@ import { ApiError, DirsyncError, describeError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
 import type { StatePatch } from '../state/store.js';
 import type { Action, ActionKind, OrgUser, Plan } from './model.js';
+import { unsendableValue } from './plan.js';
 
 /**
  * `unclear`: a toggle sent with no answer back, whose change a fresh re-read does not show. It is
@@ -92,6 +93,9 @@ export function planProblems(actions: readonly Action[]): PlanProblem[] {
         message: `action ${index} (${what}) is a second toggle for the user, after action ${toggle}: at most one suspend or unsuspend per user`,
       });
     }
+    const unsendable = unsendableValue(action);
+    if (unsendable !== undefined)
+      problems.push({ index, message: `action ${index} (${what}) ${unsendable}` });
     first.set(
       `${action.kind}|${action.emailId}`,
       first.get(`${action.kind}|${action.emailId}`) ?? index,
@@ -212,7 +216,9 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   if (problems.length > 0) {
     throw new DirsyncError(
       `the plan is invalid, nothing was sent:\n${problems.map((p) => `  ${p.message}`).join('\n')}`,
-      { hint: 'this plan would change a user twice; make a new one with `dirsync plan --out`' },
+      {
+        hint: 'this plan would change a user twice or send a value the API must not get; make a new one with `dirsync plan --out`',
+      },
     );
   }
   const byUser = new Map<number, Action[]>();

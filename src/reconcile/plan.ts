@@ -1,5 +1,6 @@
 import type { RulesConfig } from '../config/schema.js';
 import { normalizeDn } from '../directory/dn.js';
+import { cardProblem, loginProblem } from '../directory/build.js';
 import {
   isKnown,
   type DirectoryUser,
@@ -474,4 +475,33 @@ function planAbsent(ctx: UserContext, input: PlanInput, timers: Plan['timers']):
   } else if (org.adStatus === 'PENDING') {
     note(ctx, 'not in the directory, and cannot be suspended while PENDING');
   }
+}
+
+/**
+ * Why a set_computer_usernames or set_smartcards action carries a value the API must never get
+ * (a login with a space or a control character, a card that is not digits), or undefined. The
+ * planner never makes one; a plan file edited by hand can hold one, and apply refuses it.
+ */
+export function unsendableValue(action: Action): string | undefined {
+  const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+  const bad = (values: unknown[], problem: (v: string) => string | undefined, what: string) => {
+    for (const v of values) {
+      const why = typeof v === 'string' ? problem(v) : 'is not a string';
+      if (why !== undefined) return `holds the ${what} ${JSON.stringify(v)}, which ${why}`;
+    }
+    return undefined;
+  };
+  if (action.kind === 'set_computer_usernames')
+    // An empty name is only refused by the API (a 400), like any value it does not accept.
+    return bad(
+      list(action.after),
+      (v) => (v.trim() === '' ? undefined : loginProblem(v.trim())),
+      'login name',
+    );
+  if (action.kind === 'set_smartcards') {
+    const numbers =
+      (action.cards?.map((c) => c.number) as unknown[] | undefined) ?? list(action.after);
+    return bad(numbers, (v) => cardProblem(v.trim()), 'card number');
+  }
+  return undefined;
 }

@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../../src/api/client.js';
+import { applyPlan, planProblems } from '../../../src/reconcile/apply.js';
+import type { Action } from '../../../src/reconcile/model.js';
+import type { MockServer } from '../../../src/mock/server.js';
+import { aPlan } from '../../unit/reconcile/builders.js';
+import { SUPER_TOKEN, aSeed, aSeedUser, startTestMock } from '../../support/mock.js';
+
+let server: MockServer | undefined;
+let api: ApiClient | undefined;
+afterEach(async () => {
+  await api?.close();
+  await server?.close();
+  api = undefined;
+  server = undefined;
+});
+
+const joe = { email: 'joe@corp.example.com', emailId: 1004, reason: 'edited by hand' };
+
+describe('a plan that would send a value dirsync refuses (issue 12 item 7)', () => {
+  it.each<[string, Action, RegExp]>([
+    [
+      'a login with ESC and a newline',
+      { ...joe, kind: 'set_computer_usernames', before: [], after: ['joe\u001b[2K\nroot'] },
+      /action 0 \(set_computer_usernames .*\) holds the login name "joe\\u001b\[2K\\nroot", which holds a control character/,
+    ],
+    [
+      'a login with a space',
+      { ...joe, kind: 'set_computer_usernames', before: [], after: ['joe smith'] },
+      /holds the login name "joe smith", which holds a space/,
+    ],
+    [
+      'a card that is not digits',
+      {
+        ...joe,
+        kind: 'set_smartcards',
+        before: [],
+        after: ['AB-77'],
+        cards: [{ number: 'AB-77', label: '' }],
+      },
+      /holds the card number "AB-77", which is not a string of digits/,
+    ],
+    [
+      'a card number that is not a string',
+      { ...joe, kind: 'set_smartcards', before: [], after: [77] },
+      /holds the card number 77, which is not a string/,
+    ],
+  ])('finds %s', (_what, action, message) => {
+    const problems = planProblems([action]);
+
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.message).toMatch(message);
+  });
+
+  it('accepts the values the planner makes', () => {
+    expect(
+      planProblems([
+        { ...joe, kind: 'set_computer_usernames', before: null, after: ['joe', 'jdev'] },
+        {
+          ...joe,
+          kind: 'set_smartcards',
+          before: null,
+          after: ['0042'],
+          cards: [{ number: '0042', label: 'badge\u001b' }],
+        },
+      ]),
+    ).toEqual([]);
+  });
+
+  it('applyPlan refuses such a plan and sends nothing', async () => {
+    // Arrange
+    server = await startTestMock(aSeed([aSeedUser({ email: joe.email })]));
+    api = new ApiClient({ baseUrl: server.url, token: SUPER_TOKEN, concurrency: 1 });
+    const plan = aPlan({
+      actions: [
+        { ...joe, kind: 'set_computer_usernames', before: [], after: ['joe\u001b[2K\nroot'] },
+      ],
+    });
+
+    // Act
+    const applying = applyPlan(plan, { api, journal: { record: () => undefined } });
+
+    // Assert
+    await expect(applying).rejects.toThrow(/the plan is invalid, nothing was sent/);
+    expect(server.requests).toEqual([]);
+  });
+});
