@@ -94,6 +94,7 @@ console.log(
       actionsApplied: applied,
       actionOutcomes: s.actions,
       railTrips: s.railTrips,
+      runFailures: s.runFailures,
       faultsInjected: s.faults,
       handEdits: s.handEdits,
       directoryChurn: s.churn,

@@ -90,7 +90,8 @@ function runFaults(on: FaultSwitches): fc.Arbitrary<RunFaults> {
     cacheListingsMs: on.cachedListings
       ? fc.oneof(fc.constant(0), fc.integer({ min: 50, max: 2000 }))
       : fc.constant(0),
-    cacheIgnoresNoCache: fc.constant(false),
+    // A gateway that ignores no-cache: dirsync cannot read fresh, and must not guess.
+    cacheIgnoresNoCache: on.cachedListings ? fc.boolean() : fc.constant(false),
     duplicateRows: on.duplicateRows
       ? fc.oneof(
           { weight: 3, arbitrary: fc.constant(NO_FAULTS.duplicateRows) },

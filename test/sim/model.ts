@@ -75,6 +75,8 @@ export interface SimStats {
   /** Action outcomes by kind: applied, failed, skipped, unchanged. */
   actions: Record<string, Record<string, number>>;
   railTrips: Record<string, number>;
+  /** Runs that failed with an error, by message (digits folded). */
+  runFailures: Record<string, number>;
   handEdits: Record<string, number>;
   churn: Record<string, number>;
   faults: Record<string, number>;
@@ -92,6 +94,7 @@ export function emptyStats(): SimStats {
     convergenceChecks: 0,
     actions: {},
     railTrips: {},
+    runFailures: {},
     handEdits: {},
     churn: {},
     faults: {},

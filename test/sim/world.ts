@@ -591,6 +591,26 @@ export class World {
     return n;
   }
 
+  /** A user as the organization and the directory see it, for a violation's text. */
+  private describeUser(emailId: number): string {
+    const u = this.org.byEmailId(emailId);
+    if (u === undefined) return '';
+    const p = this.personOf(u.email);
+    const dir =
+      p === undefined
+        ? 'not a directory person'
+        : `${p.present ? 'in the directory' : 'not in the directory'}${p.disabled ? ', disabled' : ''}, card ${p.card ?? 'none'}`;
+    return ` (${u.email}: ${u.tag} ${u.ad_status}, cards [${u.smartcards.map((c) => c.number).join(',')}]; ${dir})`;
+  }
+
+  private supersByRank(): string {
+    const list = [...this.org.entries.values()]
+      .map((e) => e.user)
+      .filter((u) => u.rank === 'SUPER' && u.email.endsWith(`@${DOMAIN}`))
+      .map((u) => `${u.email} ${u.ad_status}`);
+    return list.length === 0 ? 'none' : list.join(', ');
+  }
+
   /** The read this run is about to make, as the invariants will judge it. */
   private recordRead(crashed: boolean): RunRecord {
     const directory = new Map<string, Seen>();
@@ -704,7 +724,10 @@ export class World {
           requests
             .filter((r) => r.path !== '/multipleusers')
             .slice(0, 6)
-            .map((r) => `${r.method} ${r.path} ${JSON.stringify(r.params)}`)
+            .map(
+              (r) =>
+                `${r.method} ${r.path} ${JSON.stringify(r.params)}${this.describeUser(Number(r.params['email_id']))}`,
+            )
             .join('; '),
       );
     }
@@ -856,6 +879,7 @@ export class World {
         for (const rail of error.rails) bump(this.stats.railTrips, rail);
       } else if (error instanceof DirsyncError) {
         this.stats.runsFailed++;
+        bump(this.stats.runFailures, describeError(error).replace(/\d+/g, 'N').slice(0, 60));
       } else {
         this.violate('unexpected error', describeError(error));
       }
@@ -939,7 +963,7 @@ export class World {
     if (supersBefore > 0 && this.liveSupers() === 0 && !record.handTouchedSupers && !drift) {
       this.violate(
         'zero SUPERs',
-        `run ${this.run} left the organization without a live SUPER (there were ${supersBefore})`,
+        `run ${this.run} left the organization without a live SUPER (there were ${supersBefore}); SUPER by rank now: ${this.supersByRank()}`,
       );
     }
     // The request log of a long life would only grow: keep what the next checks read.
