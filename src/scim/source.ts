@@ -1,5 +1,12 @@
 import type { ScimConfig } from '../config/schema.js';
-import { normalizeEmail, transformLogin } from '../directory/build.js';
+import {
+  addressProblem,
+  normalizeEmail,
+  problemMessage,
+  usableCards,
+  usableLogins,
+  valueProblem,
+} from '../directory/build.js';
 import { normalizeDn } from '../directory/dn.js';
 import { resolveMemberships, type GroupNode, type MemberNode } from '../directory/groups.js';
 import type {
@@ -8,6 +15,9 @@ import type {
   DirectoryUser,
   DirectoryWarning,
   ReadRequest,
+  UnusableEntry,
+  ValueField,
+  ValueProblem,
 } from '../directory/model.js';
 import { DirectoryError } from '../errors.js';
 import type { ScimError } from './errors.js';
@@ -41,42 +51,57 @@ export function compileMapping(mapping: Mapping) {
   return (
     stored: StoredResource,
     warnings: DirectoryWarning[],
+    unusable?: UnusableEntry[],
   ): Omit<DirectoryUser, 'groups'> | undefined => {
     const r = stored.data;
     const dn = typeof r['userName'] === 'string' ? r['userName'] : stored.id;
+    // A value that cannot be used makes its field unknown, as for LDAP (directory/build.ts).
+    let problems: ValueProblem[] | undefined;
+    const problem = (field: ValueField, attribute: string, raw: string, why: string): void => {
+      const p = valueProblem(field, attribute, raw, why);
+      (problems ??= []).push(p);
+      warnings.push({ dn, message: `SCIM user ${stored.id}: ${problemMessage(p)}` });
+    };
+    /** The usable addresses of a path; an address-like value that is malformed is a problem. */
+    const addresses = (read: (r: unknown) => string[], path: string, field: ValueField) =>
+      read(r).flatMap((raw) => {
+        const value = normalizeEmail(raw);
+        if (!value.includes('@')) return [];
+        const why = addressProblem(value);
+        if (why === undefined) return [value];
+        problem(field, path, raw, why);
+        return [];
+      });
     let address: string | undefined;
-    for (const read of email) {
-      address = read(r)
-        .map(normalizeEmail)
-        .find((v) => v.includes('@'));
+    for (const [i, read] of email.entries()) {
+      address = addresses(read, mapping.email[i]!, 'email')[0];
       if (address !== undefined) break;
     }
     if (address === undefined) {
+      if (problems !== undefined) unusable?.push({ dn, problems });
       warnings.push({
         dn,
-        message: `SCIM user ${stored.id} has no email address (scim.attributes.email): it cannot be matched and is skipped`,
+        message: `SCIM user ${stored.id} has no ${problems === undefined ? '' : 'usable '}email address (scim.attributes.email): it cannot be matched and is skipped`,
       });
       return undefined;
     }
     const main = address;
-    const aliasList = [...new Set(aliases.flatMap((read) => read(r).map(normalizeEmail)))].filter(
-      (a) => a !== main && a.includes('@'),
-    );
-    const loginList = [...new Set(logins.flatMap((read) => read(r).map(transformLogin)))].filter(
-      (l) => l !== '',
-    );
-    const cards: string[] = [];
-    for (const raw of smartcards?.(r) ?? []) {
-      const number = raw.trim();
-      if (/^\d+$/.test(number)) {
-        if (!cards.includes(number)) cards.push(number);
-      } else
-        warnings.push({
-          dn,
-          message: `${mapping.smartcards} value ${JSON.stringify(raw)} is not a string of digits; ignored`,
-        });
-    }
-    return {
+    const aliasList = [
+      ...new Set(aliases.flatMap((read, i) => addresses(read, mapping.aliases[i]!, 'aliases'))),
+    ].filter((a) => a !== main);
+    const loginList = [
+      ...new Set(
+        logins.flatMap((read, i) =>
+          usableLogins(read(r), (raw, why) => problem('logins', mapping.logins[i]!, raw, why)),
+        ),
+      ),
+    ];
+    const cardPath = mapping.smartcards;
+    const cards =
+      smartcards === undefined || cardPath === undefined
+        ? []
+        : usableCards(smartcards(r), (raw, why) => problem('smartcards', cardPath, raw, why));
+    const user: Omit<DirectoryUser, 'groups'> = {
       id: stored.id,
       dn,
       email: main,
@@ -88,6 +113,8 @@ export function compileMapping(mapping: Mapping) {
       disabled: r['active'] === false,
       expired: false,
     };
+    if (problems !== undefined) user.problems = problems;
+    return user;
   };
 }
 
@@ -196,9 +223,10 @@ export class ScimSource implements DirectorySource {
       ruleGroups.set(hit.id, entry);
     }
     const mapped: { user: DirectoryUser; node: MemberNode }[] = [];
+    const unusable: UnusableEntry[] = [];
     let withoutEmail = 0;
     for (const s of stored) {
-      const u = this.#map(s, warnings);
+      const u = this.#map(s, warnings, unusable);
       if (u === undefined) {
         withoutEmail++;
         continue;
@@ -232,6 +260,7 @@ export class ScimSource implements DirectorySource {
       users,
       groups,
       warnings,
+      unusable,
       stats: {
         source: `SCIM store ${this.config.store.path}`,
         flavor: 'scim',
