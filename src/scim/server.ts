@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { badRequest, ScimError } from './errors.js';
-import type { ScimService } from './service.js';
+import type { ScimRequest, ScimResponse, ScimService } from './service.js';
 
 export interface ScimServerOptions {
   host: string;
@@ -130,6 +130,26 @@ export async function startScimServer(options: ScimServerOptions): Promise<ScimS
   // Built once the listener knows its own URL; until then requests get a 503.
   const ready: { service?: ScimService } = {};
 
+  // Group commit: the requests that arrive while one event-loop turn runs are handled in one
+  // transaction, so concurrent writes share one sync to disk; each is answered after the commit.
+  let queue: { request: ScimRequest; done: (answer: ScimResponse | Error) => void }[] = [];
+  const flush = (): void => {
+    const batch = queue;
+    queue = [];
+    let answers: (ScimResponse | Error)[];
+    try {
+      answers = ready.service!.handleAll(batch.map((b) => b.request));
+    } catch (error) {
+      answers = batch.map(() => (error instanceof Error ? error : new Error(String(error))));
+    }
+    batch.forEach((b, i) => b.done(answers[i]!));
+  };
+  const batched = (request: ScimRequest): Promise<ScimResponse> =>
+    new Promise((resolve, reject) => {
+      if (queue.length === 0) setImmediate(flush);
+      queue.push({ request, done: (a) => (a instanceof Error ? reject(a) : resolve(a)) });
+    });
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = (req.method ?? 'GET').toUpperCase();
@@ -164,7 +184,7 @@ export async function startScimServer(options: ScimServerOptions): Promise<ScimS
         req.resume();
       }
       if (ready.service === undefined) throw new ScimError(503, 'the SCIM service is starting');
-      const answer = ready.service.handle({
+      const answer = await batched({
         method,
         path: path.slice(basePath.length),
         query: url.searchParams,

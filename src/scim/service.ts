@@ -83,6 +83,23 @@ export class ScimService {
     }
   }
 
+  /**
+   * Several requests in one transaction (group commit): each is a savepoint of its own, so one
+   * failing undoes only its own writes, and the batch costs one sync to disk. Answer them only
+   * after this returns: then every write is stored.
+   */
+  handleAll(requests: readonly ScimRequest[]): (ScimResponse | Error)[] {
+    return this.#store.transaction(() =>
+      requests.map((request) => {
+        try {
+          return this.handle(request);
+        } catch (error) {
+          return error instanceof Error ? error : new Error(String(error));
+        }
+      }),
+    );
+  }
+
   #route(req: ScimRequest): ScimResponse {
     const parts = req.path.split('/').filter((p) => p !== '');
     const [first, second, ...more] = parts;

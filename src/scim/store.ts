@@ -32,6 +32,7 @@ export interface Member {
  * replicas would implement the same calls inside its own transactions.
  */
 export interface ScimStore {
+  /** Runs `fn` as one transaction: all of its writes or none. Nested calls are savepoints. */
   transaction<T>(fn: () => T): T;
   get(type: ResourceType, id: string): StoredResource | undefined;
   /** By lower-cased userName / displayName. */
@@ -135,7 +136,23 @@ export class SqliteScimStore implements ScimStore {
   }
 
   transaction<T>(fn: () => T): T {
-    if (this.#depth > 0) return fn();
+    if (this.#depth > 0) {
+      // Nested (one request of a batch): a savepoint, so its failure undoes its writes only.
+      const name = `s${this.#depth}`;
+      this.#db.exec(`SAVEPOINT ${name}`);
+      this.#depth++;
+      try {
+        const result = fn();
+        this.#db.exec(`RELEASE ${name}`);
+        return result;
+      } catch (error) {
+        this.#db.exec(`ROLLBACK TO ${name}`);
+        this.#db.exec(`RELEASE ${name}`);
+        throw error;
+      } finally {
+        this.#depth--;
+      }
+    }
     this.#db.exec('BEGIN IMMEDIATE');
     this.#depth++;
     try {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ScimService, type ScimRequest } from '../../../src/scim/service.js';
+import type { SqliteScimStore } from '../../../src/scim/store.js';
 import {
   aScimGroup,
   aScimUser,
@@ -406,6 +408,26 @@ describe('SCIM service: bad input is a precise SCIM error and stores nothing', (
     expect(call('GET', '/Users/id1').body).not.toHaveProperty('title');
   });
 
+  it('group commit: a request refused inside a batch undoes its own writes only', () => {
+    const { call, store } = aService();
+    call('POST', '/Users', aScimUser('a@x.test'));
+    call('POST', '/Groups', aScimGroup('Admins'));
+
+    const answers = aBatch(store, [
+      { method: 'POST', path: '/Users', body: aScimUser('b@x.test') },
+      {
+        method: 'PATCH',
+        path: '/Groups/id2',
+        body: patch({ op: 'add', path: 'members', value: [{ value: 'id1' }, { value: 'ghost' }] }),
+      },
+      { method: 'POST', path: '/Users', body: aScimUser('c@x.test') },
+    ]);
+
+    expect(answers.map((a) => ('status' in a ? a.status : a.message))).toEqual([201, 400, 201]);
+    expect(store.count('User')).toBe(3);
+    expect(store.members('id2')).toEqual([]);
+  });
+
   it('answers an unknown id with 404 and an unknown endpoint with 404', () => {
     const { call } = aService();
 
@@ -416,3 +438,12 @@ describe('SCIM service: bad input is a precise SCIM error and stores nothing', (
     expect(call('GET', '/Widgets').status).toBe(404);
   });
 });
+
+function aBatch(
+  store: SqliteScimStore,
+  requests: Omit<ScimRequest, 'query'>[],
+): ReturnType<ScimService['handleAll']> {
+  let n = 100;
+  const service = new ScimService({ store, baseUrl: 'http://x', newId: () => `id${++n}` });
+  return service.handleAll(requests.map((r) => ({ ...r, query: new URLSearchParams() })));
+}
