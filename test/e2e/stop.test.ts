@@ -71,7 +71,9 @@ describe('dirsync apply stopped by a signal', () => {
 
     // Assert
     expect(code).toBe(5);
-    expect(stdout).toMatch(/STOPPED: run stopped \(SIGTERM\) before finishing: \d+ actions not sent/);
+    expect(stdout).toMatch(
+      /STOPPED: run stopped \(SIGTERM\) before finishing: \d+ actions not sent/,
+    );
     expect(stdout).toMatch(/skipped \w+ \S+: stopped before it was sent/);
     expect(writesOf(mock.requests).length).toBeLessThan(21);
     expect(existsSync(`${statePath}.lock`)).toBe(false);
