@@ -69,6 +69,9 @@ export function openRunContext(
   for (const setting of insecureSettings(config))
     logger.warn(setting.message, { key: setting.key });
   const store = StateStore.open(config.state.path, config.api.baseUrl);
+  const lost = store.journalLossWarning();
+  if (lost !== undefined)
+    logger.warn(lost.message, { journal: lost.journal, lines: lost.lines, cost: lost.cost });
   // A run whose lock is taken from it (it stalled past state.lockStaleAfter and another run took
   // over) must stop: two runs must never write at once.
   const lockLost = new AbortController();

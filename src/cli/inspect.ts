@@ -1,8 +1,10 @@
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { asEmailId } from '../api/ids.js';
 import { problemMessage } from '../directory/build.js';
 import { isKnown } from '../directory/model.js';
 import type { ExitCode } from '../errors.js';
-import { ConfigError } from '../errors.js';
+import { ApiError, ConfigError, describeError } from '../errors.js';
 import { matchUsers } from '../reconcile/match.js';
 import type { OrgDetails } from '../reconcile/model.js';
 import { durationMs } from '../config/schema.js';
@@ -18,6 +20,8 @@ import { judge, subPlan } from '../reconcile/safety.js';
 import type { CommandEnv } from './commands.js';
 import { checkOrganization } from '../state/organization.js';
 import { configPath, openRunContext, type RunContext } from './context.js';
+import { LockBusyError } from '../state/lock.js';
+import { writeFileAtomic } from '../state/store.js';
 
 /** A list of directory or API values on one line; `(unknown ...)` when the directory's cannot be used. */
 function list(values: readonly string[], known: boolean): string {
@@ -35,7 +39,77 @@ async function readBoth(run: RunContext) {
   return { snapshot, organization, dirMs };
 }
 
-/** `dirsync check`: config, LDAP bind and search, API auth, and counts. Changes nothing. */
+/**
+ * The state folder takes a file (written and removed, atomically as the record is), and the run
+ * lock can be taken (taken and released at once; a live run's lock is left alone and said to be
+ * held, which is not a failure). A file-system error names the path and the fix.
+ */
+function checkStateFolder(run: RunContext): string[] {
+  const { store, config } = run.deps;
+  const probe = join(dirname(store.path), `.dirsync-check-${process.pid}.tmp`);
+  writeFileAtomic(probe, 'written by dirsync check, removed at once\n');
+  rmSync(probe, { force: true });
+  let lock: string;
+  try {
+    const taken = store.lock({ staleMs: durationMs(config.state.lockStaleAfter) });
+    const stale = taken.tookOver;
+    store.unlock();
+    lock =
+      stale === undefined
+        ? 'run lock taken and released'
+        : `a stale run lock was cleared (${stale.why}); run lock taken and released`;
+  } catch (error) {
+    if (!(error instanceof LockBusyError)) throw error;
+    lock = `run lock held by a live run, left alone: ${error.message}`;
+  }
+  const lines = [`state      ${store.path}: folder writable; ${lock}`];
+  const lost = store.journalLossWarning();
+  if (lost !== undefined) lines.push(`warning    ${lost.message}: ${lost.cost}`);
+  return lines;
+}
+
+/**
+ * Write rights, by a write that changes nothing: the token owner's computer usernames set to
+ * what they are. Without `api.tokenOwner` there is no user whose data dirsync may rewrite as a
+ * test, and check says so.
+ */
+async function checkWrites(
+  run: RunContext,
+  organization: readonly { emailId: number; email: string }[],
+): Promise<{ ok: boolean; line: string }> {
+  const { config, api } = run.deps;
+  const owner = config.api.tokenOwner?.trim();
+  if (owner === undefined || owner === '') {
+    return {
+      ok: true,
+      line: "writes     not tested: set api.tokenOwner (the email of the token's own user) and check re-sets that user's computer usernames to their current value, a write that changes nothing",
+    };
+  }
+  const user = organization.find((u) => u.email.toLowerCase() === owner.toLowerCase());
+  if (user === undefined) {
+    return {
+      ok: false,
+      line: `writes     FAILED: api.tokenOwner ${printable(owner)} is in neither listing of the organization, so it is not protected either. To fix: set api.tokenOwner to the email of the token's own user`,
+    };
+  }
+  const id = asEmailId(user.emailId);
+  const current = (await api.getUser(id)).computerUsernames;
+  try {
+    await api.setComputerUsernames(id, current);
+  } catch (error) {
+    if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) throw error;
+    return {
+      ok: false,
+      line: `writes     FAILED: the token may read but not write: POST /modifyallusernames answered ${error.status} (${printable(describeError(error))}). To fix: use a token of an ADMIN user (SUPER to grant or remove ADMIN and SUPER); a REGULAR user's token can only read`,
+    };
+  }
+  return {
+    ok: true,
+    line: `writes     allowed: re-set the computer usernames of ${printable(user.email)} (api.tokenOwner) to their current value [${current.map(printable).join(', ')}]`,
+  };
+}
+
+/** `dirsync check`: config, state folder and lock, LDAP bind and search, API auth and write rights, counts. */
 export async function checkCommand(ctx: CommandEnv, opts: { config?: string }): Promise<ExitCode> {
   const path = configPath(opts.config, ctx.env);
   const run = openRunContext(path, ctx.env, ctx.io.stderr, { lock: false });
@@ -45,6 +119,7 @@ export async function checkCommand(ctx: CommandEnv, opts: { config?: string }): 
   try {
     const { config } = run.deps;
     out(`config     ${path}: valid`);
+    for (const line of checkStateFolder(run)) out(line);
     const { snapshot, organization, dirMs } = await readBoth(run);
     const s = snapshot.stats;
     out(
@@ -75,7 +150,9 @@ export async function checkCommand(ctx: CommandEnv, opts: { config?: string }): 
         `sample     ${printable(u.email)}: rank ${rank.rank} (${printable(rank.why)}), logins ${list(d.logins, isKnown(d, 'logins'))}${d.disabled || d.expired ? ', disabled' : ''}`,
       );
     }
-    return 0;
+    const writes = await checkWrites(run, organization);
+    out(writes.line);
+    return writes.ok ? 0 : 1;
   } finally {
     await run.close();
   }

@@ -81,7 +81,7 @@ function buildProgram(
   program
     .command('check')
     .description(
-      'check the config, the LDAP bind and search, and API auth; print counts (changes nothing)',
+      'check the config, the state folder and run lock, the LDAP bind and search, API auth and write rights (by a write that changes nothing); print counts',
     )
     .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
     .action(async (opts: { config?: string }) => {

@@ -36,6 +36,17 @@ import { stateFsError } from './fs-errors.js';
  * the lock is still its own, and is told (`onLost`) if not, so the run stops.
  */
 
+/** The lock is held by a live run: not a failure of this one's setup. */
+export class LockBusyError extends DirsyncError {
+  constructor(
+    message: string,
+    readonly holder: LockHolder,
+    options: { hint: string },
+  ) {
+    super(message, options);
+  }
+}
+
 /** What a lock file says about its holder. */
 export interface LockHolder {
   token?: string;
@@ -278,9 +289,10 @@ export class RunLock {
         startedAt: new Date(now()).toISOString(),
         heartbeatMs,
       }) + '\n';
-    const busy = (found: { holder: LockHolder }, verdict: Verdict): DirsyncError =>
-      new DirsyncError(
+    const busy = (found: { holder: LockHolder }, verdict: Verdict): LockBusyError =>
+      new LockBusyError(
         `another dirsync run (${describeHolder(found.holder)}) holds the lock on ${what}: ${found.holder.startedAt === undefined ? '' : `started ${found.holder.startedAt}, `}${verdict.why}`,
+        found.holder,
         {
           hint:
             found.holder.heartbeatMs === undefined

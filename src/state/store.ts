@@ -153,6 +153,22 @@ export class StateStore {
   /** Journal lines that could not be read (a torn last line after a crash). */
   readonly skippedJournalLines: number;
 
+  /**
+   * What lost journal lines mean, for a warning (undefined when none were lost): they are
+   * outcomes of the last run that did not make it to disk whole.
+   */
+  journalLossWarning():
+    { message: string; journal: string; lines: number; cost: string } | undefined {
+    if (this.skippedJournalLines === 0) return undefined;
+    const n = this.skippedJournalLines;
+    return {
+      message: `${n} line${n === 1 ? '' : 's'} of the journal ${this.path}.journal could not be read and ${n === 1 ? 'was' : 'were'} skipped`,
+      journal: `${this.path}.journal`,
+      lines: n,
+      cost: 'an outcome of the last run may be lost (a torn last line after a crash is the usual cause): the next run re-reads the organization and corrects values; but a lost suspendedByDirsync flag makes a suspension dirsync made look manual, so dirsync will not lift it: check users it suspended in the last run (dirsync history)',
+    };
+  }
+
   private constructor(
     readonly path: string,
     state: StateRecord,
