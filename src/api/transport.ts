@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { ApiError } from '../errors.js';
 import type { Clock } from './limiter.js';
@@ -120,6 +121,8 @@ export class HttpTransport {
   constructor(options: TransportOptions) {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
     this.#signal = options.signal;
+    // One abort listener per request in flight (api.concurrency, up to 64) is expected, not a leak.
+    if (options.signal !== undefined) setMaxListeners(0, options.signal);
     this.#token = options.token;
     this.#secrets = [options.token, ...(options.secrets ?? [])];
     this.#limits = { ...DEFAULT_BODY_LIMITS, ...options.limits };

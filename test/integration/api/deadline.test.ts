@@ -73,4 +73,32 @@ describe('api.requestTimeoutMs: a whole-request deadline', () => {
     expect(after.message).toBe('GET /user failed: not finished: the run was stopped (SIGTERM)');
     expect(server.seen).toEqual([{ method: 'GET', url: '/user?email_id=7' }]);
   });
+
+  it('many requests in flight on one stop signal raise no listener-leak warning', async () => {
+    server = await startTrickleServer(200);
+    const stop = new AbortController();
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w.name);
+    };
+    process.on('warning', onWarning);
+    const api = new ApiClient({
+      baseUrl: server.url,
+      token: TOKEN,
+      env: {},
+      concurrency: 32,
+      retry: { maxAttempts: 1 },
+      signal: stop.signal,
+    });
+    clients.push(api);
+
+    const reads = Array.from({ length: 32 }, (_, i) => failureOf(api.getUser(asEmailId(i + 1))));
+    await until(() => server!.seen.length === 32);
+    stop.abort('SIGTERM');
+    await Promise.all(reads);
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
 });
