@@ -428,7 +428,9 @@ export class ScimService {
     }
     // In order: a member added then removed in one PATCH is out, removed then added is in.
     const toAdd = resolveMembers(before.id, adds, (m) => this.#lookup(m));
-    const existing = new Set(this.#store.members(before.id).map((m) => m.value));
+    const existing = this.#store.membersAmong(before.id, [
+      ...new Set([...toAdd.map((m) => m.value), ...removes]),
+    ]);
     const final = new Set(existing);
     let a = 0;
     for (const op of operations) {
@@ -443,24 +445,35 @@ export class ScimService {
         final.delete(value);
       }
     }
+    const touched = [...existing];
     const added = toAdd.filter(
       (m, i, all) =>
         final.has(m.value) &&
         !existing.has(m.value) &&
         all.findIndex((x) => x.value === m.value) === i,
     );
-    const removed = [...existing].filter((v) => !final.has(v));
+    const removed = touched.filter((v) => !final.has(v));
     if (removed.length > 0) this.#store.removeMembers(before.id, removed);
     if (added.length > 0) this.#store.addMembers(before.id, added);
+    // 204 No Content (RFC 7644 3.5.2, what Entra and Okta expect for membership PATCHes): the
+    // answer of a large group's batch does not carry its whole member list.
     if (added.length === 0 && removed.length === 0)
-      return { response: this.#created(before, 200), id: before.id, changed: false };
+      return {
+        response: { status: 204, headers: { etag: etag(before.version) } },
+        id: before.id,
+        changed: false,
+      };
     const after: StoredResource = {
       ...before,
       lastModified: this.#clock().toISOString(),
       version: before.version + 1,
     };
     this.#store.update(after);
-    return { response: this.#created(after, 200), id: before.id, changed: true };
+    return {
+      response: { status: 204, headers: { etag: etag(after.version) } },
+      id: before.id,
+      changed: true,
+    };
   }
 
   #delete(

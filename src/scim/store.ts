@@ -47,6 +47,8 @@ export interface ScimStore {
   /** Deletes the resource, its members and its membership in groups. */
   delete(type: ResourceType, id: string): boolean;
   members(groupId: string): Member[];
+  /** Which of `values` are members of the group (one indexed look-up each). */
+  membersAmong(groupId: string, values: readonly string[]): Set<string>;
   /** Adds members, keeping those already there. */
   addMembers(groupId: string, members: readonly Member[]): void;
   removeMembers(groupId: string, values: readonly string[]): void;
@@ -258,6 +260,11 @@ export class SqliteScimStore implements ScimStore {
         type: row['type'] as ResourceType,
         ...(row['display'] === null ? {} : { display: row['display'] as string }),
       }));
+  }
+
+  membersAmong(groupId: string, values: readonly string[]): Set<string> {
+    const statement = this.#sql('SELECT 1 AS x FROM members WHERE group_id = ? AND value = ?');
+    return new Set(values.filter((v) => statement.get(groupId, v) !== undefined));
   }
 
   addMembers(groupId: string, members: readonly Member[]): void {
