@@ -25,6 +25,8 @@ export interface FaultSwitches {
   unreadableValues: boolean;
   /** Members of the SUPER group may be disabled or leave (lastSuper must then hold). */
   supersLeave: boolean;
+  /** Administrators invite people as guests (not only as users). */
+  guestInvites: boolean;
 }
 
 export const ALL_FAULTS: FaultSwitches = {
@@ -41,6 +43,7 @@ export const ALL_FAULTS: FaultSwitches = {
   conflictingCards: true,
   unreadableValues: true,
   supersLeave: true,
+  guestInvites: true,
 };
 
 /** Only directory churn: no fault, no hand edit, no rail trip. */
@@ -69,12 +72,22 @@ export function churnOp(on: FaultSwitches): fc.Arbitrary<ChurnOp> {
   return fc.record({ kind: fc.constantFrom(...kinds), who });
 }
 
-export const handOp: fc.Arbitrary<HandOp> = fc.record({
-  kind: fc.constantFrom('suspend', 'unsuspend', 'unsuspend', 'delete', 'rank', 'invite', 'invite'),
-  who,
-  rank: fc.constantFrom('SUPER', 'ADMIN', 'REGULAR'),
-  guest: fc.boolean(),
-});
+export function handOp(on: FaultSwitches): fc.Arbitrary<HandOp> {
+  return fc.record({
+    kind: fc.constantFrom(
+      'suspend',
+      'unsuspend',
+      'unsuspend',
+      'delete',
+      'rank',
+      'invite',
+      'invite',
+    ),
+    who,
+    rank: fc.constantFrom('SUPER', 'ADMIN', 'REGULAR'),
+    guest: on.guestInvites ? fc.boolean() : fc.constant(false),
+  });
+}
 
 function runFaults(on: FaultSwitches): fc.Arbitrary<RunFaults> {
   const rate = (enabled: boolean, max: number): fc.Arbitrary<number> =>
@@ -122,13 +135,13 @@ export function step(on: FaultSwitches = ALL_FAULTS): fc.Arbitrary<Step> {
   return fc.record({
     advanceHours: fc.integer({ min: 1, max: 40 }),
     churn: fc.array(churnOp(on), { maxLength: 4 }),
-    handBefore: on.handEdits ? fc.array(handOp, { maxLength: 2 }) : fc.constant([]),
+    handBefore: on.handEdits ? fc.array(handOp(on), { maxLength: 2 }) : fc.constant([]),
     handDuring: on.handEditsDuringRuns
       ? sometimes(
           4,
           fc.record({
             afterResults: fc.nat({ max: 6 }),
-            ops: fc.array(handOp, { minLength: 1, maxLength: 2 }),
+            ops: fc.array(handOp(on), { minLength: 1, maxLength: 2 }),
           }),
         )
       : fc.constant(null),
