@@ -41,8 +41,13 @@ const require = createRequire(import.meta.url);
  * addon to install), else better-sqlite3 (an optional dependency, for Node 20).
  */
 function findDriver(): { name: SqlDatabase['driver']; driver: Driver } {
-  const builtin = process.getBuiltinModule?.('node:sqlite') as
-    { DatabaseSync?: DatabaseCtor } | undefined;
+  let builtin: { DatabaseSync?: DatabaseCtor } | undefined;
+  try {
+    // Node 22.5 to 22.12 keep node:sqlite behind --experimental-sqlite: then this throws.
+    builtin = process.getBuiltinModule('node:sqlite');
+  } catch {
+    builtin = undefined;
+  }
   if (builtin?.DatabaseSync !== undefined) {
     const DatabaseSync = builtin.DatabaseSync;
     return {
