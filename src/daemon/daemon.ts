@@ -210,6 +210,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         logger,
         clock,
         requestRun: () => scheduler.request('scim'),
+        registry: metrics.registry,
       });
     } catch (error) {
       await server.close();

@@ -1,3 +1,4 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { durationMs, type ScimConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { WriteDebouncer } from './debounce.js';
@@ -23,8 +24,24 @@ export async function startScimListener(options: {
   /** Asks the scheduler for a run (now, or after the one in flight). */
   requestRun: () => void;
   clock?: () => Date;
+  /** The daemon's metrics registry: SCIM requests are counted and timed there. */
+  registry?: Registry;
 }): Promise<ScimListener> {
   const { config } = options;
+  const registers = options.registry === undefined ? [] : [options.registry];
+  const requests = new Counter({
+    name: 'dirsync_scim_requests_total',
+    help: 'SCIM requests answered, by method and status',
+    labelNames: ['method', 'status'] as const,
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'dirsync_scim_request_duration_seconds',
+    help: 'Time to answer a SCIM request (a write: until it is stored)',
+    labelNames: ['method'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
   const logger = options.logger.child({ component: 'scim' });
   const store = SqliteScimStore.open(config.store.path);
   const debouncer = new WriteDebouncer({
@@ -47,6 +64,10 @@ export async function startScimListener(options: {
           ? { certFile: config.certFile, keyFile: config.keyFile }
           : undefined,
       logger,
+      onRequest: (method, status, seconds) => {
+        requests.inc({ method, status: String(status) });
+        latency.observe({ method }, seconds);
+      },
       service: (baseUrl) =>
         new ScimService({
           store,

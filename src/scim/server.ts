@@ -25,6 +25,8 @@ export interface ScimServerOptions {
   /** Builds the service once the listener knows its own URL (for meta.location). */
   service: (baseUrl: string) => ScimService;
   logger: Logger;
+  /** Told of each answered request (metrics). */
+  onRequest?: (method: string, status: number, seconds: number) => void;
 }
 
 export interface ScimServer {
@@ -200,6 +202,7 @@ export async function startScimServer(options: ScimServerOptions): Promise<ScimS
       send(res, error.status, error.toJSON(), error.status === 413 ? { connection: 'close' } : {});
       if (error.status === 413) req.resume();
     } finally {
+      options.onRequest?.(method, status, (performance.now() - started) / 1000);
       logger.debug('SCIM request', {
         method,
         path: url.pathname,

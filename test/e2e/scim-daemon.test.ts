@@ -297,6 +297,11 @@ describe('dirsync daemon with source.type scim', () => {
       'dave@corp.example.com': { ad_status: 'SUSPENDED' },
     };
     expect(await settled(expected)).toMatchObject(expected);
+    // Counted on the metrics port: five users and two groups created, one duplicate refused.
+    const metricsUrl = logLines(daemon!).find((l) => l['message'] === 'daemon started')!['url'];
+    const metrics = await (await request(`${metricsUrl as string}/metrics`)).body.text();
+    expect(metrics).toContain('dirsync_scim_requests_total{method="POST",status="201"} 7');
+    expect(metrics).toContain('dirsync_scim_requests_total{method="POST",status="409"} 1');
   }, 60_000);
 
   it('replays an Okta group push (PUT replaces the members) and demotes the member it dropped', async () => {
