@@ -241,31 +241,59 @@ function supersToday(state: StateRecord, organization: readonly OrgUser[]): Set<
   return supers;
 }
 
-/** The lastSuper rail on a plan's result, or undefined; `losing`: the actions that cost a SUPER. */
-function checkLastSuper(
-  plan: Plan,
-  ctx: RailContext,
-): { trip: RailTrip; losing: Action[] } | undefined {
+/** The lastSuper rail on a plan's result. */
+interface LastSuperVerdict {
+  /** The rail tripped: the plan's result has no SUPER. */
+  trip: RailTrip | undefined;
+  /** The actions that cost a SUPER (demotions, suspensions, removals of SUPERs counted today). */
+  losing: Action[];
+  /**
+   * A SUPER remains only through grants of this same plan. A grant may fail while the losses
+   * land (each user's actions go on their own), so the losses must wait for a run in which the
+   * new SUPER is on record.
+   */
+  reliesOnGrants: boolean;
+}
+
+function checkLastSuper(plan: Plan, ctx: RailContext): LastSuperVerdict {
   // Never leave the organization without a SUPER. Judged on today's organization (SUPERs on
   // record who are still listed and not suspended: one deleted or suspended by hand no longer
-  // counts), plus the plan's grants, minus its demotions, suspensions and removals. A plan that
-  // sets any rank (a first run sets everyone's) and ends with no SUPER is refused: with a wrong
-  // or empty SUPER group it would demote the real owners, whom no record knows of yet.
+  // counts), plus the plan's grants, minus its demotions, suspensions and removals. A grant
+  // counts only for a user who stays unsuspended: SUPER rank on a suspended user administers
+  // nothing. A plan that sets any rank (a first run sets everyone's) and ends with
+  // no SUPER is refused: with a wrong or empty SUPER group it would demote the real owners,
+  // whom no record knows of yet.
   const supers = supersToday(ctx.state, ctx.organization);
+  const listed = new Map(ctx.organization.map((u) => [u.emailId, u]));
+  const leaving = new Set<number>();
+  const unsuspended = new Set<number>();
+  for (const a of plan.actions) {
+    if (a.kind === 'suspend' || a.kind === 'remove') leaving.add(a.emailId);
+    else if (a.kind === 'unsuspend') unsuspended.add(a.emailId);
+  }
+  const grants = new Set<number>();
   let setsRanks = false;
   const losing: Action[] = [];
   for (const a of plan.actions) {
     if (a.kind === 'set_rank') {
       setsRanks = true;
-      if (a.after === 'SUPER') supers.add(a.emailId);
-      else if (supers.delete(a.emailId)) losing.push(a);
+      if (a.after === 'SUPER') {
+        const user = listed.get(a.emailId);
+        const live =
+          !leaving.has(a.emailId) && (user?.adStatus !== 'SUSPENDED' || unsuspended.has(a.emailId));
+        if (live) grants.add(a.emailId);
+      } else if (supers.delete(a.emailId)) losing.push(a);
     } else if ((a.kind === 'remove' || a.kind === 'suspend') && supers.delete(a.emailId)) {
       losing.push(a);
     }
   }
-  if ((losing.length === 0 && !setsRanks) || supers.size > 0) return undefined;
+  const remaining = supers.size + grants.size;
+  const reliesOnGrants = losing.length > 0 && supers.size === 0 && grants.size > 0;
+  if ((losing.length === 0 && !setsRanks) || remaining > 0)
+    return { trip: undefined, losing, reliesOnGrants };
   return {
     losing,
+    reliesOnGrants,
     trip: {
       rail: 'lastSuper',
       message:
@@ -332,8 +360,8 @@ export function checkRails(plan: Plan, ctx: RailContext): RailTrip[] {
     });
   }
 
-  const lastSuper = checkLastSuper(plan, ctx);
-  if (lastSuper !== undefined) trips.push(lastSuper.trip);
+  const lastSuper = checkLastSuper(plan, ctx).trip;
+  if (lastSuper !== undefined) trips.push(lastSuper);
   return trips;
 }
 
@@ -394,12 +422,19 @@ export function judge(plan: Plan, ctx: RailContext, options: { force?: boolean }
     plan,
     plan.actions.filter((a) => !holding.has(a)),
   );
-  // Holding a SUPER grant must not let a demotion of the last SUPER through on its own.
-  const lastSuper = holding.size === 0 ? undefined : checkLastSuper(apply, ctx);
-  if (lastSuper !== undefined) {
+  // The last SUPER's demotion, suspension or removal never goes out in the same run as the grant
+  // that replaces it: held with a grant a budget held, or waiting for a grant of this run to land
+  // (a failed grant would otherwise leave no SUPER). The next run, with the new SUPER on record,
+  // applies it.
+  const lastSuper = checkLastSuper(apply, ctx);
+  if (lastSuper.trip !== undefined || lastSuper.reliesOnGrants) {
     const why: RailTrip = {
-      ...lastSuper.trip,
-      message: 'held with the SUPER grants it depends on: alone it would leave no SUPER',
+      rail: 'lastSuper',
+      overridable: false,
+      message:
+        lastSuper.trip !== undefined
+          ? 'held with the SUPER grants it depends on: alone it would leave no SUPER'
+          : 'waits for the SUPER grant of this run to land: if the grant failed it would leave no SUPER; the next run applies it',
     };
     for (const a of lastSuper.losing) holding.set(a, [why]);
     apply = subPlan(

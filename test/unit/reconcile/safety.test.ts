@@ -496,6 +496,59 @@ describe("checkRails: lastSuper is judged on today's organization", () => {
   });
 });
 
+describe('checkRails: lastSuper counts only grants that leave a live SUPER', () => {
+  const OWNER = `owner@${DOMAIN}`;
+  const HEIR = `heir@${DOMAIN}`;
+  const state = aStateRecord({ users: [aUserState({ email: OWNER, rank: 'SUPER' })] });
+  const demoteOwner = anAction({
+    kind: 'set_rank',
+    email: OWNER,
+    before: 'SUPER',
+    after: 'REGULAR',
+  });
+  const grantHeir = anAction({ kind: 'set_rank', email: HEIR, before: 'REGULAR', after: 'SUPER' });
+
+  it.each([
+    ['a grant to a user suspended in the organization', 'SUSPENDED' as const, []],
+    [
+      'a grant to a user the same plan suspends',
+      'ACTIVE' as const,
+      [anAction({ kind: 'suspend', email: HEIR, before: 'ACTIVE', after: 'SUSPENDED' })],
+    ],
+  ])('trips when the only SUPER left would be %s', (_label, adStatus, more) => {
+    const organization = [anOrgUser({ email: OWNER }), anOrgUser({ email: HEIR, adStatus })];
+
+    const trips = checkRails(aPlan({ actions: [...more, grantHeir, demoteOwner] }), {
+      safety: someSafety({ maxSuspends: 100 }),
+      state,
+      organization,
+    });
+
+    expect(trips.map((t) => t.rail)).toContain('lastSuper');
+  });
+
+  it('counts a grant to a suspended user the same plan unsuspends', () => {
+    const organization = [
+      anOrgUser({ email: OWNER }),
+      anOrgUser({ email: HEIR, adStatus: 'SUSPENDED' }),
+    ];
+    const unsuspend = anAction({
+      kind: 'unsuspend',
+      email: HEIR,
+      before: 'SUSPENDED',
+      after: 'ACTIVE',
+    });
+
+    const trips = checkRails(aPlan({ actions: [unsuspend, grantHeir, demoteOwner] }), {
+      safety: someSafety(),
+      state,
+      organization,
+    });
+
+    expect(trips).toEqual([]);
+  });
+});
+
 describe('checkRails: an empty organization', () => {
   it('stops the run when both listings are empty', () => {
     const trips = checkRails(aPlan({ summary: { organizationUsers: 0, managedUsers: 0 } }), {
@@ -675,6 +728,40 @@ describe('judge: a budget holds only the actions it counts', () => {
       [`heir1@${DOMAIN}`, ['maxPrivilegedGrants']],
       [OWNER, ['lastSuper']],
     ]);
+  });
+
+  it('lets the last SUPER go only in a later run than the grant of the new one', () => {
+    // Arrange: the owner hands SUPER to an heir. If the demotion went out with the grant and the
+    // grant failed, nobody would be SUPER: the demotion waits for the grant to be on record.
+    const grant = anAction({
+      kind: 'set_rank',
+      email: `heir@${DOMAIN}`,
+      before: 'REGULAR',
+      after: 'SUPER',
+    });
+    const demote = anAction({ kind: 'set_rank', email: OWNER, before: 'SUPER', after: 'REGULAR' });
+    const context = ctx({});
+    const organization = [...context.organization, anOrgUser({ email: `heir@${DOMAIN}` })];
+
+    // Act
+    const verdict = judge(aPlan({ actions: [grant, demote] }), { ...context, organization });
+
+    // Assert
+    expect(verdict.stops).toEqual([]);
+    expect(verdict.apply.actions).toEqual([grant]);
+    expect(verdict.held.map((h) => [h.email, h.rails])).toEqual([[OWNER, ['lastSuper']]]);
+    expect(verdict.held[0]?.heldBy).toContain('waits for the SUPER grant of this run to land');
+  });
+
+  it('applies the demotion of one SUPER while another stays SUPER on record', () => {
+    const other = aUserState({ email: `other@${DOMAIN}`, rank: 'SUPER' });
+    const state = aStateRecord({ users: [aUserState({ email: OWNER, rank: 'SUPER' }), other] });
+    const demote = anAction({ kind: 'set_rank', email: OWNER, before: 'SUPER', after: 'REGULAR' });
+
+    const verdict = judge(aPlan({ actions: [demote] }), ctx({}, state));
+
+    expect(verdict.held).toEqual([]);
+    expect(verdict.apply.actions).toEqual([demote]);
   });
 
   it('stops the whole run on a stop rail, budgets or not', () => {
