@@ -61,6 +61,9 @@ function singleValue(def: AttributeDef, value: unknown, where: string, ctx: Cont
         throw badRequest(`${where} must be a number, not ${describeType(value)}`, 'invalidValue');
       return value;
     case 'complex': {
+      // Entra sends the enterprise manager as the manager's id alone: {"value": id}.
+      if (typeof value === 'string' && findAttribute(def.subAttributes, 'value') !== undefined)
+        return { value };
       if (!isObject(value))
         throw badRequest(`${where} must be an object, not ${describeType(value)}`, 'invalidValue');
       return complexValue(def.subAttributes ?? [], value, where, ctx);

@@ -181,6 +181,35 @@ describe('SCIM service: PATCH as identity providers send it', () => {
     });
   });
 
+  it("reads Entra ID's manager sent as an id alone as {value: id}", () => {
+    const { call } = aService();
+    call('POST', '/Users', aScimUser('boss@x.test'));
+    call('POST', '/Users', aScimUser('ann@x.test'));
+
+    const res = call(
+      'PATCH',
+      '/Users/id2',
+      patch({ op: 'Add', path: `${ENTERPRISE}:manager`, value: 'id1' }),
+    );
+
+    expect(res.status).toBe(200);
+    expect(res.body[ENTERPRISE]).toEqual({ manager: { value: 'id1' } });
+  });
+
+  it('renames a group the way Okta does: a no-path replace carrying id and displayName', () => {
+    const { call } = aService();
+    call('POST', '/Groups', aScimGroup('Admins'));
+
+    const res = call(
+      'PATCH',
+      '/Groups/id1',
+      patch({ op: 'replace', value: { id: 'id1', displayName: 'IT Admins' } }),
+    );
+
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: 'id1', displayName: 'IT Admins' });
+  });
+
   it('replaces through a value-filter path: emails[type eq "work"].value', () => {
     const { call } = aService();
     call('POST', '/Users', aScimUser('ann@x.test'));
