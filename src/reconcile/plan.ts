@@ -108,6 +108,25 @@ function suspensionCause(user: DirectoryUser, rules: RulesConfig): string | unde
   return group === undefined ? undefined : `member of the suspend group ${group}`;
 }
 
+/**
+ * Why a guest found in the directory stays a guest (and so gets no other action): a note for
+ * the plan, '' when promotion is off altogether, undefined when the guest is to be promoted.
+ */
+function guestLeftAlone(
+  dir: DirectoryUser,
+  rules: RulesConfig,
+  suspendCause: string | undefined,
+): string | undefined {
+  if (!rules.promoteGuests.enabled) return '';
+  if (
+    rules.promoteGuests.groups.length > 0 &&
+    groupHit(dir, rules.promoteGuests.groups) === undefined
+  )
+    return 'guest found in the directory but in none of promoteGuests.groups: left a guest';
+  if (suspendCause !== undefined) return `guest not promoted: ${suspendCause}`;
+  return undefined;
+}
+
 /** Whether the drift sweep is due: every `verifyEveryMs` all details are read again. */
 export function sweepDue(state: StateRecord, now: Date, verifyEveryMs: number): boolean {
   if (state.lastVerifyAt === undefined) return true;
@@ -132,7 +151,11 @@ export function detailReadsNeeded(
   for (const org of input.organization) {
     if (!inScope(org.email, rules) || ambiguousIds.has(org.emailId) || !matches.has(org.emailId))
       continue;
-    if (org.tag === 'GUEST' && !rules.promoteGuests.enabled) continue;
+    // A guest the plan leaves a guest gets no other action either: nothing of theirs to read.
+    if (org.tag === 'GUEST') {
+      const dir = matches.get(org.emailId)!;
+      if (guestLeftAlone(dir, rules, suspensionCause(dir, rules)) !== undefined) continue;
+    }
     const record = state.users[String(org.emailId)];
     const unknown =
       (wantUsernames && record?.computerUsernames === undefined) ||
@@ -273,19 +296,15 @@ function planPresent(ctx: UserContext, dir: DirectoryUser, input: PlanInput): vo
   const suspendCause = suspensionCause(dir, rules);
 
   if (org.tag === 'GUEST') {
-    if (!rules.promoteGuests.enabled) return;
+    const left = guestLeftAlone(dir, rules, suspendCause);
+    if (left !== undefined) {
+      if (left !== '') note(ctx, left);
+      return;
+    }
     const group =
       rules.promoteGuests.groups.length === 0
         ? undefined
         : groupHit(dir, rules.promoteGuests.groups);
-    if (rules.promoteGuests.groups.length > 0 && group === undefined) {
-      note(ctx, 'guest found in the directory but in none of promoteGuests.groups: left a guest');
-      return;
-    }
-    if (suspendCause !== undefined) {
-      note(ctx, `guest not promoted: ${suspendCause}`);
-      return;
-    }
     add(
       ctx,
       'promote_guest',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { DirectoryUser } from '../../../src/directory/model.js';
 import { ACTION_ORDER } from '../../../src/reconcile/model.js';
 import { detailReadsNeeded, plan, sweepDue, type PlanInput } from '../../../src/reconcile/plan.js';
 import { renderPlan } from '../../../src/reconcile/render.js';
@@ -240,6 +241,28 @@ describe('detailReadsNeeded', () => {
     );
 
     expect(ids).toEqual([emailIdOf(AMY)]);
+  });
+
+  it.each<[string, Partial<DirectoryUser>]>([
+    ['in none of promoteGuests.groups', {}],
+    ['disabled in the directory', { disabled: true }],
+  ])('skips a guest the plan leaves a guest (%s), whatever its cards', (_label, dir) => {
+    // Arrange: the record's card differs from the directory's; no action will change it.
+    const gil = aSyncedPerson(GIL, {
+      org: { tag: 'GUEST' },
+      dir: { smartcards: ['222'], ...dir },
+      record: { smartcards: ['111'] },
+    });
+    const rules = someRules({
+      smartcards: 'manage',
+      promoteGuests: { enabled: true, groups: 'disabled' in dir ? [] : [ADMIN_GROUP] },
+    });
+
+    // Act
+    const ids = detailReadsNeeded(anInputOf([gil], { rules }), { sweep: false });
+
+    // Assert
+    expect(ids).toEqual([]);
   });
 
   it('skips guests when guests are not promoted', () => {
