@@ -335,7 +335,13 @@ export class World {
   private applyChurn(op: ChurnOp): void {
     const p = this.people[op.who % POPULATION]!;
     bump(this.stats.churn, op.kind);
-    const staysSuper = p.super && this.options.supersLeave === false;
+    // Without supersLeave, the last SUPER-group member present and enabled stays so.
+    const staysSuper =
+      this.options.supersLeave === false &&
+      p.super &&
+      p.present &&
+      !p.disabled &&
+      this.people.filter((q) => q.super && q.present && !q.disabled).length <= 1;
     switch (op.kind) {
       case 'join':
         p.present = true;
