@@ -46,8 +46,14 @@ async function serve(
       written += Buffer.byteLength(chunk);
       if (!res.write(chunk))
         await new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
+          // One listener of each at a time: a once('close') left per drain piles up.
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
         });
       return !gone;
     };
