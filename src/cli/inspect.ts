@@ -8,14 +8,9 @@ import { ApiError, ConfigError, describeError } from '../errors.js';
 import { matchUsers } from '../reconcile/match.js';
 import type { OrgDetails } from '../reconcile/model.js';
 import { durationMs } from '../config/schema.js';
-import { desiredRank, detailReadsNeeded, inScope, plan, sweepDue } from '../reconcile/plan.js';
+import { desiredRank, detailReadsNeeded, inScope, plan } from '../reconcile/plan.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
-import {
-  groupsOfInterest,
-  protectedUsers,
-  railContext,
-  readOrganization,
-} from '../reconcile/run.js';
+import { groupsOfInterest, planInputs, railContext, readOrganization } from '../reconcile/run.js';
 import { judge, subPlan } from '../reconcile/safety.js';
 import type { CommandEnv } from './commands.js';
 import { checkOrganization } from '../state/organization.js';
@@ -235,17 +230,7 @@ export async function explainCommand(
 
     // The plan `plan` would make, for this user: same organization, same match, and this
     // user's details only where `plan` would read them (otherwise the record vouches).
-    const base = {
-      directory: snapshot.users,
-      organization,
-      state: store.state,
-      rules: config.rules,
-      protectedUsers: protectedUsers(config),
-      now,
-      match,
-      unusable: snapshot.unusable ?? [],
-    };
-    const sweep = sweepDue(store.state, now, durationMs(config.verifyEvery));
+    const { base, sweep } = planInputs(config, snapshot, organization, store.state, now, match);
     const readsDetails = detailReadsNeeded(base, { sweep }).includes(org.emailId);
     if (!readsDetails && record?.verifiedAt !== undefined)
       out(`    (plan trusts the state record's values, verified ${record.verifiedAt})`);

@@ -12,7 +12,7 @@ import {
 } from '../audit/entries.js';
 import { asEmailId } from '../api/ids.js';
 import { durationMs, type Config } from '../config/schema.js';
-import type { DirectorySource } from '../directory/model.js';
+import type { DirectorySnapshot, DirectorySource } from '../directory/model.js';
 import { describeError, SafetyError, StoppedError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
 import type { OrganizationIdentity } from '../state/model.js';
@@ -20,8 +20,8 @@ import { checkOrganization, organizationIdentity } from '../state/organization.j
 import type { StateStore } from '../state/store.js';
 import { actionKey, applyPlan, type ApplyReport } from './apply.js';
 import type { OrgDetails, OrgUser, Plan } from './model.js';
-import { matchUsers } from './match.js';
-import { detailReadsNeeded, plan as makePlan, sweepDue } from './plan.js';
+import { matchUsers, type MatchResult } from './match.js';
+import { detailReadsNeeded, plan as makePlan, sweepDue, type PlanInput } from './plan.js';
 import {
   budgetKeysOf,
   checkRails,
@@ -212,17 +212,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   // Before anything reads the record: another organization's ranks and flags are not ours.
   checkOrganization(store.state, organization, store.path);
 
-  const base = {
-    directory: snapshot.users,
-    organization,
-    state: store.state,
-    rules: config.rules,
-    protectedUsers: protectedUsers(config),
-    now,
-    match: matchUsers(snapshot.users, organization),
-    unusable: snapshot.unusable ?? [],
-  };
-  const sweep = sweepDue(store.state, now, durationMs(config.verifyEvery));
+  const { base, sweep } = planInputs(config, snapshot, organization, store.state, now);
   const ids = detailReadsNeeded(base, { sweep });
   const details = new Map<number, OrgDetails>();
   // A fixed pool of workers, not one promise per user: 100k pending reads held ~200 MiB.
@@ -257,6 +247,31 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
     sweep,
     directoryUsers: snapshot.users.length,
   };
+}
+
+/**
+ * What `plan` reads besides the details, and whether this run re-reads every user's details
+ * (the periodic sweep): the same for a run and for `dirsync inspect`'s one-user view.
+ */
+export function planInputs(
+  config: Config,
+  snapshot: DirectorySnapshot,
+  organization: readonly OrgUser[],
+  state: StateRecord,
+  now: Date,
+  match: MatchResult = matchUsers(snapshot.users, organization),
+): { base: Omit<PlanInput, 'details'>; sweep: boolean } {
+  const base = {
+    directory: snapshot.users,
+    organization,
+    state,
+    rules: config.rules,
+    protectedUsers: protectedUsers(config),
+    now,
+    match,
+    unusable: snapshot.unusable ?? [],
+  };
+  return { base, sweep: sweepDue(state, now, durationMs(config.verifyEvery)) };
 }
 
 /** What the rails judge a plan against: today's organization, and the window's spending. */
