@@ -226,6 +226,21 @@ export class ListingDecoder implements ArraySink<OrgUser[]> {
 }
 
 /**
+ * The index of the `"` that closes the string opened at `open`: the next one not preceded by an
+ * odd run of backslashes; -1 if the string does not end in `buf`.
+ */
+function closingQuote(buf: Buffer, open: number): number {
+  let close = buf.indexOf(QUOTE, open + 1);
+  while (close > 0) {
+    let slashes = 0;
+    while (buf[close - 1 - slashes] === BACKSLASH) slashes++;
+    if (slashes % 2 === 0) break;
+    close = buf.indexOf(QUOTE, close + 1);
+  }
+  return close;
+}
+
+/**
  * The index of the last `}` that closes a top-level element, scanning from `from`, a top-level
  * position inside the array; -1 if no element is complete. Stops at the array's closing `]`.
  * Only exact for valid JSON; the caller's JSON.parse catches the rest.
@@ -236,14 +251,7 @@ export function lastElementEnd(buf: Buffer, from: number): number {
   for (let i = from; i < buf.length; i++) {
     const b = buf[i];
     if (b === QUOTE) {
-      // Jump to the closing quote: one not preceded by an odd run of backslashes.
-      let close = buf.indexOf(QUOTE, i + 1);
-      while (close > 0) {
-        let slashes = 0;
-        while (buf[close - 1 - slashes] === BACKSLASH) slashes++;
-        if (slashes % 2 === 0) break;
-        close = buf.indexOf(QUOTE, close + 1);
-      }
+      const close = closingQuote(buf, i);
       if (close < 0) break;
       i = close;
     } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
@@ -278,13 +286,7 @@ export function largestElement(
   for (let i = from; i < end; i++) {
     const b = buf[i];
     if (b === QUOTE) {
-      let close = buf.indexOf(QUOTE, i + 1);
-      while (close > 0) {
-        let slashes = 0;
-        while (buf[close - 1 - slashes] === BACKSLASH) slashes++;
-        if (slashes % 2 === 0) break;
-        close = buf.indexOf(QUOTE, close + 1);
-      }
+      const close = closingQuote(buf, i);
       if (close < 0 || close >= end) break;
       i = close;
     } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
