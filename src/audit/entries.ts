@@ -84,6 +84,19 @@ export function heldEntry(held: HeldLike, runId: string, time: Date): AuditEntry
   };
 }
 
+/** The fields of a line about the run as a whole, not about one user. */
+function runLine(runId: string, time: Date) {
+  return {
+    time: time.toISOString(),
+    runId,
+    kind: 'run',
+    email: '',
+    email_id: null,
+    before: null,
+    after: null,
+  } as const;
+}
+
 /**
  * The one line a refused run writes: no line per action (none was sent, and the refused plan
  * is saved elsewhere), the rails that refused it instead, each with its message.
@@ -96,13 +109,7 @@ export function refusedRunEntry(error: SafetyError, runId: string, time: Date): 
     return { rail, message: line === undefined ? '' : line.trimStart().slice(rail.length + 2) };
   });
   return {
-    time: time.toISOString(),
-    runId,
-    kind: 'run',
-    email: '',
-    email_id: null,
-    before: null,
-    after: null,
+    ...runLine(runId, time),
     reason: lines[0]!.replace(/:$/, ''),
     outcome: 'refused',
     error: describeError(error),
@@ -113,13 +120,7 @@ export function refusedRunEntry(error: SafetyError, runId: string, time: Date): 
 /** The one line a run that stopped on an error writes (its actions have their own lines). */
 export function failedRunEntry(message: string, runId: string, time: Date): AuditEntry {
   return {
-    time: time.toISOString(),
-    runId,
-    kind: 'run',
-    email: '',
-    email_id: null,
-    before: null,
-    after: null,
+    ...runLine(runId, time),
     reason: 'the run stopped on an error',
     outcome: 'failed',
     error: message,
