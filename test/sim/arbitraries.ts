@@ -91,7 +91,12 @@ export function handOp(on: FaultSwitches): fc.Arbitrary<HandOp> {
 
 function runFaults(on: FaultSwitches): fc.Arbitrary<RunFaults> {
   const rate = (enabled: boolean, max: number): fc.Arbitrary<number> =>
-    enabled ? fc.oneof(fc.constant(0), fc.double({ min: 0, max, noNaN: true })) : fc.constant(0);
+    enabled
+      ? fc.oneof(
+          fc.constant(0),
+          fc.integer({ min: 1, max: Math.round(max * 100) }).map((n) => n / 100),
+        )
+      : fc.constant(0);
   const faulty = fc.record({
     rate429: rate(on.rateLimits, 0.15),
     rate5xx: rate(on.rateLimits, 0.1),

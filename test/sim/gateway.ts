@@ -9,7 +9,7 @@ import { mulberry32 } from '../../src/mock/faults.js';
  * the requests it applies to, drawn from the run's own seeded stream.
  */
 export interface RunFaults {
-  /** Answered 429 (Retry-After: 1), nothing forwarded. */
+  /** Answered 429 (Retry-After: 0), nothing forwarded. */
   rate429: number;
   /** Answered 503, nothing forwarded. */
   rate5xx: number;
@@ -165,7 +165,7 @@ export class Gateway {
     const rLost = this.random();
     if (r429 < f.rate429) {
       this.counts['429']++;
-      this.reply(res, 429, { error: 'rate limit exceeded' }, { 'retry-after': '1' });
+      this.reply(res, 429, { error: 'rate limit exceeded' }, { 'retry-after': '0' });
       return;
     }
     if (r5xx < f.rate5xx) {

@@ -14,6 +14,7 @@ import type { MockOrganization, MockUser } from '../../src/mock/store.js';
 import type { ActionResult } from '../../src/reconcile/apply.js';
 import { applyRun, planRun, type RunDeps } from '../../src/reconcile/run.js';
 import { StateStore } from '../../src/state/store.js';
+import { describeScenario } from './describe.js';
 import { Gateway, NO_FAULTS, type CrashPlan, type RunFaults } from './gateway.js';
 import {
   bump,
@@ -457,6 +458,7 @@ export class World {
   /** One hand edit, if it makes sense now; returns whether it touched a SUPER or a rank. */
   private hand(op: HandOp): boolean {
     const email = emailOf(op.who % POPULATION);
+    if (TRACE) console.error(`  run ${this.run}: by hand ${op.kind} ${email}`);
     const user = this.org.findByEmail(email);
     const wasSuper = user?.rank === 'SUPER';
     this.handEditing = true;
@@ -644,6 +646,10 @@ export class World {
 
   /** One step of the scenario: churn, hand edits, time, then one run of dirsync. */
   async step(step: Step): Promise<void> {
+    if (TRACE)
+      console.error(
+        `run ${this.run + 1}: ${describeScenario({ seed: 0, steps: [step], supersLeave: true }).replace(/^ +run 1: /, '')}`,
+      );
     for (const op of step.churn) this.applyChurn(op);
     this.writeLdif();
     for (const op of step.handBefore) this.hand(op);
@@ -770,8 +776,10 @@ export class World {
       token: TOKEN,
       concurrency: config.api.concurrency,
       userAgent: `dirsync-sim/${run}`,
-      retry: { baseDelayMs: 1, maxDelayMs: 4, settleMs: 2, maxElapsedMs: 20_000 },
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 2))),
+      // Backoff shortened, but the settle window kept longer than the slowest toggle (60 ms):
+      // compressing it below the API's latency would ask dirsync for the impossible.
+      retry: { baseDelayMs: 1, maxDelayMs: 4, settleMs: 100, maxElapsedMs: 20_000 },
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 200))),
       random: mulberry32(this.options.seed ^ run),
     });
     // The intended changes: every toggle and removal dirsync asks the client for.
