@@ -1,77 +1,18 @@
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../../src/api/client.js';
+import { describe, expect, it } from 'vitest';
 import { applyPlan, planProblems } from '../../../src/reconcile/apply.js';
-import type { Action, Plan } from '../../../src/reconcile/model.js';
-import type { MockServer } from '../../../src/mock/server.js';
-import { applyPatch, type StatePatch } from '../../../src/state/store.js';
+import type { Action } from '../../../src/reconcile/model.js';
+import { applyPatch } from '../../../src/state/store.js';
 import { emptyState } from '../../../src/state/model.js';
-import {
-  SUPER_TOKEN,
-  aSeed,
-  aSeedUser,
-  startTestMock,
-  stateUser,
-  type SeedUserInput,
-} from '../../support/mock.js';
+import { aSeedUser, stateUser } from '../../support/mock.js';
+import { MemoryJournal, mockApiPerTest, planOf } from './harness.js';
 
-let server: MockServer | undefined;
-let api: ApiClient | undefined;
-afterEach(async () => {
-  await api?.close();
-  await server?.close();
-  api = undefined;
-  server = undefined;
-});
-
-class MemoryJournal {
-  readonly patches: StatePatch[] = [];
-  record(patch: StatePatch): void {
-    this.patches.push(patch);
-  }
-}
-
-function aPlan(actions: Action[]): Plan {
-  return {
-    formatVersion: 1,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    actions,
-    notInOrganization: [],
-    ambiguous: [],
-    notes: [],
-    timers: { started: {}, cleared: [] },
-    summary: { directoryUsers: 0, organizationUsers: 0, managedUsers: 0, matched: 0, actions: {} },
-  };
-}
-
-type Ids = Map<string, { email: string; emailId: number; userId: number; reason: string }>;
-
-async function start(
-  users: SeedUserInput[],
-  options: { faults?: unknown; settleMs?: number; concurrency?: number } = {},
-): Promise<Ids> {
-  server = await startTestMock(aSeed(users), options.faults);
-  api = new ApiClient({
-    baseUrl: server.url,
-    token: SUPER_TOKEN,
-    concurrency: options.concurrency ?? 8,
-    retry: { baseDelayMs: 1, maxDelayMs: 5, settleMs: options.settleMs ?? 1 },
-  });
-  const state = (await (await request(`${server.url}/_mock/state`)).body.json()) as {
-    organizations: { users: { email: string; email_id: number; user_id: number }[] }[];
-  };
-  return new Map(
-    state.organizations[0]!.users.map((u) => [
-      u.email,
-      { email: u.email, emailId: u.email_id, userId: u.user_id, reason: 'test' },
-    ]),
-  );
-}
+const mock = mockApiPerTest();
 
 /** POST /togglesuspension requests the mock carried out, per email_id. */
 function togglesPerUser(): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const r of server!.requests) {
+  for (const r of mock.server.requests) {
     if (r.path !== '/togglesuspension' || r.status !== 200) continue;
     const id = String(r.params['email_id']);
     counts.set(id, (counts.get(id) ?? 0) + 1);
@@ -84,56 +25,58 @@ const emails = (n: number): string[] =>
 
 describe('a toggle is decided on a status read during this apply (issue 12 item 4)', () => {
   it('does not flip back a user an admin unsuspended by hand after the plan was made', async () => {
-    const ids = await start([aSeedUser({ email: 'ann@corp.example.com', ad_status: 'SUSPENDED' })]);
-    const ann = ids.get('ann@corp.example.com')!;
+    const w = await mock.start([
+      aSeedUser({ email: 'ann@corp.example.com', ad_status: 'SUSPENDED' }),
+    ]);
+    const ann = w.user('ann@corp.example.com');
     // The plan saw Ann SUSPENDED (dirsync's own suspension, lifted since: she is back).
     // Meanwhile an admin unsuspends her by hand.
-    await request(`${server!.url}/_mock/users/${ann.emailId}`, {
+    await request(`${mock.server.url}/_mock/users/${ann.emailId}`, {
       method: 'POST',
       body: JSON.stringify({ ad_status: 'ACTIVE' }),
     }).then((r) => r.body.dump());
 
     const report = await applyPlan(
-      aPlan([{ ...ann, kind: 'unsuspend', before: 'SUSPENDED', after: 'ACTIVE' }]),
-      { api: api!, journal: new MemoryJournal() },
+      planOf([{ ...ann, kind: 'unsuspend', before: 'SUSPENDED', after: 'ACTIVE' }]),
+      { api: mock.api, journal: new MemoryJournal() },
     );
 
     expect(report.results[0]).toMatchObject({
       outcome: 'skipped',
       error: expect.stringMatching(/ACTIVE now \(read at apply\)/) as string,
     });
-    expect((await stateUser(server!.url, 'ann@corp.example.com'))?.ad_status).toBe('ACTIVE');
+    expect((await stateUser(mock.server.url, 'ann@corp.example.com'))?.ad_status).toBe('ACTIVE');
     expect(togglesPerUser().size).toBe(0);
   });
 
   it('reads the listings once for all the toggles of the apply, past any cache', async () => {
     const list = emails(10);
-    const ids = await start(
+    const w = await mock.start(
       list.map((email) => aSeedUser({ email })),
       { faults: { '/multipleusers': { cacheListingsMs: 60_000 } } },
     );
     // A listing cached before the apply: stale by the time the toggles are decided.
-    await api!.listOrganization();
-    const joe = ids.get(list[0]!)!;
-    await request(`${server!.url}/_mock/users/${joe.emailId}`, {
+    await mock.api.listOrganization();
+    const joe = w.user(list[0]!);
+    await request(`${mock.server.url}/_mock/users/${joe.emailId}`, {
       method: 'POST',
       body: JSON.stringify({ ad_status: 'SUSPENDED' }),
     }).then((r) => r.body.dump());
-    server!.requests.length = 0;
+    mock.server.requests.length = 0;
 
     const report = await applyPlan(
-      aPlan(
+      planOf(
         list.map((e) => ({
-          ...ids.get(e)!,
+          ...w.user(e),
           kind: 'suspend',
           before: 'ACTIVE',
           after: 'SUSPENDED',
         })),
       ),
-      { api: api!, journal: new MemoryJournal(), concurrency: 4 },
+      { api: mock.api, journal: new MemoryJournal(), concurrency: 4 },
     );
 
-    const listings = server!.requests.filter((r) => r.path === '/multipleusers');
+    const listings = mock.server.requests.filter((r) => r.path === '/multipleusers');
     expect(listings.map((r) => r.fault ?? 'fresh')).toEqual(['fresh', 'fresh']);
     expect(report.results.find((r) => r.action.email === list[0])).toMatchObject({
       outcome: 'skipped',
@@ -152,58 +95,60 @@ describe('toggle answers lost behind a caching gateway (issue 12 item 3)', () =>
   });
 
   it('never toggles a user twice: the re-read after a lost answer asks past the cache', async () => {
-    const ids = await start(
+    const w = await mock.start(
       list.map((email) => aSeedUser({ email })),
       { faults: faults(false), settleMs: 50 },
     );
     // The gateway has a copy of the listing from before the apply.
-    await api!.listOrganization();
+    await mock.api.listOrganization();
 
     const report = await applyPlan(
-      aPlan(
+      planOf(
         list.map((e) => ({
-          ...ids.get(e)!,
+          ...w.user(e),
           kind: 'suspend',
           before: 'ACTIVE',
           after: 'SUSPENDED',
         })),
       ),
-      { api: api!, journal: new MemoryJournal() },
+      { api: mock.api, journal: new MemoryJournal() },
     );
 
-    expect(server!.requests.some((r) => r.fault === 'drop')).toBe(true);
+    expect(mock.server.requests.some((r) => r.fault === 'drop')).toBe(true);
     expect([...togglesPerUser().values()].every((n) => n === 1)).toBe(true);
     expect(report.counts.suspend).toEqual({ applied: 30 });
-    for (const e of list) expect((await stateUser(server!.url, e))?.ad_status).toBe('SUSPENDED');
+    for (const e of list)
+      expect((await stateUser(mock.server.url, e))?.ad_status).toBe('SUSPENDED');
   });
 
   it('a gateway that ignores no-cache: lost toggles are reported unclear, journaled, never resent', async () => {
-    const ids = await start(
+    const w = await mock.start(
       list.map((email) => aSeedUser({ email })),
       { faults: faults(true), settleMs: 50 },
     );
-    await api!.listOrganization();
+    await mock.api.listOrganization();
     const journal = new MemoryJournal();
 
     const report = await applyPlan(
-      aPlan(
+      planOf(
         list.map((e) => ({
-          ...ids.get(e)!,
+          ...w.user(e),
           kind: 'suspend',
           before: 'ACTIVE',
           after: 'SUSPENDED',
         })),
       ),
-      { api: api!, journal },
+      { api: mock.api, journal },
     );
 
-    const drops = server!.requests.filter((r) => r.fault === 'drop').length;
+    const drops = mock.server.requests.filter((r) => r.fault === 'drop').length;
     expect(drops).toBeGreaterThan(0);
     expect([...togglesPerUser().values()].every((n) => n === 1)).toBe(true);
     expect(report.unclear).toBe(drops);
     expect(report.counts.suspend).toEqual({ applied: 30 - drops, unclear: drops });
     // Every user ended SUSPENDED: each toggle landed exactly once.
-    for (const e of list) expect((await stateUser(server!.url, e))?.ad_status).toBe('SUSPENDED');
+    for (const e of list)
+      expect((await stateUser(mock.server.url, e))?.ad_status).toBe('SUSPENDED');
     // The unclear ones stay pending in the state record, for the next run to verify.
     const state = emptyState();
     for (const p of journal.patches) applyPatch(state, p);
@@ -260,16 +205,16 @@ describe('at most one toggle per user per plan (issue 12 item 1)', () => {
   });
 
   it('applyPlan refuses such a plan and sends nothing', async () => {
-    const ids = await start([aSeedUser({ email: 'joe@corp.example.com' })]);
-    const j = ids.get('joe@corp.example.com')!;
+    const w = await mock.start([aSeedUser({ email: 'joe@corp.example.com' })]);
+    const j = w.user('joe@corp.example.com');
     const twice: Action[] = [
       { ...j, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
       { ...j, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
     ];
     await expect(
-      applyPlan(aPlan(twice), { api: api!, journal: new MemoryJournal() }),
+      applyPlan(planOf(twice), { api: mock.api, journal: new MemoryJournal() }),
     ).rejects.toThrow(/the plan is invalid, nothing was sent/);
-    expect(server!.requests).toEqual([]);
+    expect(mock.server.requests).toEqual([]);
   });
 });
 
@@ -278,11 +223,11 @@ describe('a listing that repeats a row is refused (issue 12 item 1)', () => {
     ['same', /more than once: \d+ \(joe@corp.example.com, twice as USER\)/],
     ['other', /email_id\(s\) more than once: \d+ \(joe@corp.example.com, as USER and GUEST\)/],
   ])('duplicateRowsInto %s', async (into, message) => {
-    await start([aSeedUser({ email: 'joe@corp.example.com' })], {
+    await mock.start([aSeedUser({ email: 'joe@corp.example.com' })], {
       faults: {
         '/multipleusers': { duplicateRows: ['joe@corp.example.com'], duplicateRowsInto: into },
       },
     });
-    await expect(api!.listOrganization()).rejects.toThrow(message);
+    await expect(mock.api.listOrganization()).rejects.toThrow(message);
   });
 });

@@ -1,19 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../../src/api/client.js';
+import { describe, expect, it } from 'vitest';
 import { applyPlan, planProblems } from '../../../src/reconcile/apply.js';
 import type { Action } from '../../../src/reconcile/model.js';
-import type { MockServer } from '../../../src/mock/server.js';
 import { aPlan } from '../../unit/reconcile/builders.js';
-import { SUPER_TOKEN, aSeed, aSeedUser, startTestMock } from '../../support/mock.js';
+import { aSeedUser } from '../../support/mock.js';
+import { mockApiPerTest } from './harness.js';
 
-let server: MockServer | undefined;
-let api: ApiClient | undefined;
-afterEach(async () => {
-  await api?.close();
-  await server?.close();
-  api = undefined;
-  server = undefined;
-});
+const mock = mockApiPerTest();
 
 const joe = { email: 'joe@corp.example.com', emailId: 1004, reason: 'edited by hand' };
 
@@ -69,8 +61,7 @@ describe('a plan that would send a value dirsync refuses (issue 12 item 7)', () 
 
   it('applyPlan refuses such a plan and sends nothing', async () => {
     // Arrange
-    server = await startTestMock(aSeed([aSeedUser({ email: joe.email })]));
-    api = new ApiClient({ baseUrl: server.url, token: SUPER_TOKEN, concurrency: 1 });
+    await mock.start([aSeedUser({ email: joe.email })], { concurrency: 1 });
     const plan = aPlan({
       actions: [
         { ...joe, kind: 'set_computer_usernames', before: [], after: ['joe\u001b[2K\nroot'] },
@@ -78,10 +69,10 @@ describe('a plan that would send a value dirsync refuses (issue 12 item 7)', () 
     });
 
     // Act
-    const applying = applyPlan(plan, { api, journal: { record: () => undefined } });
+    const applying = applyPlan(plan, { api: mock.api, journal: { record: () => undefined } });
 
     // Assert
     await expect(applying).rejects.toThrow(/the plan is invalid, nothing was sent/);
-    expect(server.requests).toEqual([]);
+    expect(mock.server.requests).toEqual([]);
   });
 });

@@ -1,57 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../../src/api/client.js';
-import type { StatePatch } from '../../../src/state/store.js';
+import { describe, expect, it } from 'vitest';
 import { applyPlan } from '../../../src/reconcile/apply.js';
-import type { Action, OrgUser, Plan } from '../../../src/reconcile/model.js';
-import type { MockServer } from '../../../src/mock/server.js';
-import { SUPER_TOKEN, aSeed, aSeedUser, startTestMock, stateUser } from '../../support/mock.js';
+import type { OrgUser } from '../../../src/reconcile/model.js';
+import { aSeedUser, stateUser } from '../../support/mock.js';
+import { MemoryJournal, mockApiPerTest, planOf } from './harness.js';
 
-let server: MockServer | undefined;
-let api: ApiClient | undefined;
-afterEach(async () => {
-  await api?.close();
-  await server?.close();
-});
+const mock = mockApiPerTest();
 
 async function setup(): Promise<{ ids: Record<string, { emailId: number; userId: number }> }> {
-  server = await startTestMock(
-    aSeed([
-      aSeedUser({ email: 'a@corp.example.com' }),
-      aSeedUser({ email: 'b@corp.example.com', smartcards: [{ number: '42' }] }),
-      aSeedUser({ email: 'c@corp.example.com', ad_status: 'SUSPENDED' }),
-    ]),
-  );
-  api = new ApiClient({
-    baseUrl: server.url,
-    token: SUPER_TOKEN,
-    retry: { baseDelayMs: 1, maxDelayMs: 5, settleMs: 1 },
-  });
+  const w = await mock.start([
+    aSeedUser({ email: 'a@corp.example.com' }),
+    aSeedUser({ email: 'b@corp.example.com', smartcards: [{ number: '42' }] }),
+    aSeedUser({ email: 'c@corp.example.com', ad_status: 'SUSPENDED' }),
+  ]);
   const ids: Record<string, { emailId: number; userId: number }> = {};
-  for (const e of ['a', 'b', 'c']) {
-    const u = await stateUser(server.url, `${e}@corp.example.com`);
-    ids[e] = { emailId: u!.email_id, userId: u!.user_id };
-  }
+  for (const e of ['a', 'b', 'c']) ids[e] = w.user(`${e}@corp.example.com`);
   return { ids };
-}
-
-function aPlan(actions: Action[]): Plan {
-  return {
-    formatVersion: 1,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    actions,
-    notInOrganization: [],
-    ambiguous: [],
-    notes: [],
-    timers: { started: {}, cleared: [] },
-    summary: { directoryUsers: 3, organizationUsers: 3, managedUsers: 3, matched: 3, actions: {} },
-  };
-}
-
-class MemoryJournal {
-  readonly patches: StatePatch[] = [];
-  record(patch: StatePatch): void {
-    this.patches.push(patch);
-  }
 }
 
 describe('applyPlan against the mock API', () => {
@@ -61,14 +24,14 @@ describe('applyPlan against the mock API', () => {
     const a = { email: 'a@corp.example.com', emailId: ids['a']!.emailId, reason: 'test' };
     const b = { email: 'b@corp.example.com', emailId: ids['b']!.emailId, reason: 'test' };
     const report = await applyPlan(
-      aPlan([
+      planOf([
         // 42 is b's card: refused with 400 (no allow_duplicates); a's rank does not depend on it.
         { ...a, kind: 'set_smartcards', before: [], after: ['42'] },
         { ...a, kind: 'set_rank', userId: ids['a']!.userId, before: null, after: 'ADMIN' },
         { ...b, kind: 'set_computer_usernames', before: [], after: ['bee'] },
         { ...b, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
       ]),
-      { api: api!, journal },
+      { api: mock.api, journal },
     );
     expect(report.failed).toBe(1);
     expect(report.results.map((r) => [r.action.kind, r.outcome])).toEqual(
@@ -80,11 +43,11 @@ describe('applyPlan against the mock API', () => {
       ]),
     );
     expect(report.results.find((r) => r.outcome === 'failed')?.error).toContain('42');
-    expect(await stateUser(server!.url, 'a@corp.example.com')).toMatchObject({
+    expect(await stateUser(mock.server.url, 'a@corp.example.com')).toMatchObject({
       rank: 'ADMIN',
       smartcards: [],
     });
-    expect(await stateUser(server!.url, 'b@corp.example.com')).toMatchObject({
+    expect(await stateUser(mock.server.url, 'b@corp.example.com')).toMatchObject({
       computer_usernames: ['bee'],
       ad_status: 'SUSPENDED',
     });
@@ -110,7 +73,7 @@ describe('applyPlan against the mock API', () => {
       },
     ];
     const report = await applyPlan(
-      aPlan([
+      planOf([
         { ...c, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
         { ...c, kind: 'set_rank', userId: ids['c']!.userId, before: 'ADMIN', after: 'REGULAR' },
         {
@@ -123,7 +86,7 @@ describe('applyPlan against the mock API', () => {
         },
       ]),
       {
-        api: api!,
+        api: mock.api,
         journal: new MemoryJournal(),
         currentOrganization: new Map(now.map((u) => [u.emailId, u])),
         currentRanks: new Map([[c.emailId, 'REGULAR']]),
@@ -134,7 +97,7 @@ describe('applyPlan against the mock API', () => {
       ['set_rank', 'skipped', 'the rank on record is now REGULAR, not ADMIN'],
       ['remove', 'skipped', 'the user is no longer in the organization'],
     ]);
-    expect(server!.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(mock.server.requests.filter((r) => r.method !== 'GET')).toEqual([]);
   });
 
   it("skips reviewed actions today's read no longer calls for, or whose email_id changed hands", async () => {
@@ -158,13 +121,13 @@ describe('applyPlan against the mock API', () => {
       },
     ];
     const report = await applyPlan(
-      aPlan([
+      planOf([
         // a is back in the directory: today's plan has no removal for a.
         { ...a, kind: 'remove', before: 'ACTIVE', after: null },
         { ...b, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
       ]),
       {
-        api: api!,
+        api: mock.api,
         journal: new MemoryJournal(),
         currentOrganization: new Map(now.map((u) => [u.emailId, u])),
         currentlyWanted: new Set(),
@@ -174,7 +137,7 @@ describe('applyPlan against the mock API', () => {
       ['remove', 'skipped', "today's read no longer calls for it"],
       ['suspend', 'skipped', `email_id ${b.emailId} now belongs to someone.else@corp.example.com`],
     ]);
-    expect(server!.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(mock.server.requests.filter((r) => r.method !== 'GET')).toEqual([]);
   });
 
   it('starts no new action once stopped, so in-flight ones can finish and be journaled', async () => {
@@ -183,9 +146,9 @@ describe('applyPlan against the mock API', () => {
     stop.abort();
     const a = { email: 'a@corp.example.com', emailId: ids['a']!.emailId, reason: 'test' };
     const report = await applyPlan(
-      aPlan([{ ...a, kind: 'set_computer_usernames', before: [], after: ['x'] }]),
+      planOf([{ ...a, kind: 'set_computer_usernames', before: [], after: ['x'] }]),
       {
-        api: api!,
+        api: mock.api,
         journal: new MemoryJournal(),
         signal: stop.signal,
       },
@@ -194,6 +157,6 @@ describe('applyPlan against the mock API', () => {
       outcome: 'skipped',
       error: expect.stringContaining('shutdown') as string,
     });
-    expect(server!.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(mock.server.requests.filter((r) => r.method !== 'GET')).toEqual([]);
   });
 });
