@@ -66,7 +66,11 @@ export function valuesAt(resource: unknown, steps: readonly string[]): unknown[]
     const next: unknown[] = [];
     for (const value of current) {
       if (!isObject(value)) continue;
-      const found = Object.keys(value).find((k) => k.toLowerCase() === key);
+      // The name as spelled first (stored attributes carry the schema's spelling, unique
+      // ignoring case): no list of keys per object and step on the usual path.
+      const found = Object.hasOwn(value, step)
+        ? step
+        : Object.keys(value).find((k) => k.toLowerCase() === key);
       if (found === undefined) continue;
       const v = value[found];
       if (Array.isArray(v)) next.push(...(v as unknown[]));
@@ -258,8 +262,9 @@ export function compilePath(path: string, rt: ResourceTypeDef): (resource: unkno
   }
   const extension = urn !== undefined && urn.schema !== rt.schema;
   const test = compile(ast, rt, [extension ? `${urn.schema.id}:${attr}` : attr]);
+  const listSteps = [...prefix, attr];
   return (r) => {
-    const elements = valuesAt(r, [...prefix, attr]).filter((e) => test({ __element: e }));
+    const elements = valuesAt(r, listSteps).filter((e) => test({ __element: e }));
     return strings(sub === undefined ? elements : elements.flatMap((e) => valuesAt(e, [sub])));
   };
 }

@@ -8,7 +8,7 @@ import {
   valueProblem,
 } from '../directory/build.js';
 import { normalizeDn } from '../directory/dn.js';
-import { resolveMemberships, type GroupNode, type MemberNode } from '../directory/groups.js';
+import { GroupGraph, type GroupNode } from '../directory/groups.js';
 import type {
   DirectorySnapshot,
   DirectorySource,
@@ -23,11 +23,13 @@ import { DirectoryError } from '../errors.js';
 import type { ScimError } from './errors.js';
 import { compilePath } from './filter.js';
 import { RESOURCE_TYPES } from './schemas.js';
-import { SqliteScimStore, type StoredResource } from './store.js';
+import { SqliteScimStore } from './store.js';
 
 const USER_TYPE = RESOURCE_TYPES.find((t) => t.name === 'User')!;
 
 type Mapping = ScimConfig['attributes'];
+
+const NO_GROUPS: readonly string[] = Object.freeze([]);
 
 function compile(path: string, key: string): (r: unknown) => string[] {
   try {
@@ -49,18 +51,18 @@ export function compileMapping(mapping: Mapping) {
   const smartcards =
     mapping.smartcards === undefined ? undefined : compile(mapping.smartcards, 'smartcards');
   return (
-    stored: StoredResource,
+    id: string,
+    r: Record<string, unknown>,
     warnings: DirectoryWarning[],
     unusable?: UnusableEntry[],
-  ): Omit<DirectoryUser, 'groups'> | undefined => {
-    const r = stored.data;
-    const dn = typeof r['userName'] === 'string' ? r['userName'] : stored.id;
+  ): DirectoryUser | undefined => {
+    const dn = typeof r['userName'] === 'string' ? r['userName'] : id;
     // A value that cannot be used makes its field unknown, as for LDAP (directory/build.ts).
     let problems: ValueProblem[] | undefined;
     const problem = (field: ValueField, attribute: string, raw: string, why: string): void => {
       const p = valueProblem(field, attribute, raw, why);
       (problems ??= []).push(p);
-      warnings.push({ dn, message: `SCIM user ${stored.id}: ${problemMessage(p)}` });
+      warnings.push({ dn, message: `SCIM user ${id}: ${problemMessage(p)}` });
     };
     /** The usable addresses of a path; an address-like value that is malformed is a problem. */
     const addresses = (read: (r: unknown) => string[], path: string, field: ValueField) =>
@@ -81,7 +83,7 @@ export function compileMapping(mapping: Mapping) {
       if (problems !== undefined) unusable?.push({ dn, problems });
       warnings.push({
         dn,
-        message: `SCIM user ${stored.id} has no ${problems === undefined ? '' : 'usable '}email address (scim.attributes.email): it cannot be matched and is skipped`,
+        message: `SCIM user ${id} has no ${problems === undefined ? '' : 'usable '}email address (scim.attributes.email): it cannot be matched and is skipped`,
       });
       return undefined;
     }
@@ -101,8 +103,8 @@ export function compileMapping(mapping: Mapping) {
       smartcards === undefined || cardPath === undefined
         ? []
         : usableCards(smartcards(r), (raw, why) => problem('smartcards', cardPath, raw, why));
-    const user: Omit<DirectoryUser, 'groups'> = {
-      id: stored.id,
+    const user: DirectoryUser = {
+      id,
       dn,
       email: main,
       aliases: aliasList,
@@ -112,6 +114,7 @@ export function compileMapping(mapping: Mapping) {
       smartcards: cards,
       disabled: r['active'] === false,
       expired: false,
+      groups: NO_GROUPS,
     };
     if (problems !== undefined) user.problems = problems;
     return user;
@@ -149,12 +152,8 @@ export class ScimSource implements DirectorySource {
       );
     }
     try {
-      const { users, groups, memberships } = store.snapshot(() => ({
-        users: store.list('User'),
-        groups: store.list('Group'),
-        memberships: store.memberships(),
-      }));
-      return Promise.resolve(this.#build(request, users, groups, memberships, now, started));
+      const snapshot = store.snapshot(() => this.#build(request, store, now, started));
+      return Promise.resolve(snapshot);
     } catch (error) {
       return Promise.reject(
         error instanceof DirectoryError
@@ -172,25 +171,28 @@ export class ScimSource implements DirectorySource {
     }
   }
 
+  /**
+   * The snapshot, built while the users stream out of the store: each user is mapped and given
+   * its groups as its row is read, so neither the rows nor their parsed attributes are held.
+   */
   #build(
     request: ReadRequest,
-    stored: StoredResource[],
-    storedGroups: StoredResource[],
-    memberships: { groupId: string; value: string }[],
+    store: SqliteScimStore,
     now: Date,
     started: number,
   ): DirectorySnapshot {
-    if (stored.length === 0)
+    if (store.count('User') === 0)
       throw new DirectoryError('no user has been pushed over SCIM yet', {
         hint: 'start provisioning in the identity provider (Entra ID: "Provision on demand" or start provisioning; Okta: assign users to the app); an empty read is never trusted',
       });
+    const storedGroups = store.list('Group');
     const warnings: DirectoryWarning[] = [];
     const membersOf = new Map<string, string[]>();
-    for (const m of memberships) {
-      const list = membersOf.get(m.groupId);
-      if (list === undefined) membersOf.set(m.groupId, [m.value]);
-      else list.push(m.value);
-    }
+    store.scanMemberships((groupId, value) => {
+      const list = membersOf.get(groupId);
+      if (list === undefined) membersOf.set(groupId, [value]);
+      else list.push(value);
+    });
     const groupNodes: GroupNode[] = storedGroups.map((g) => ({
       dn: g.id,
       name: (g.data['displayName'] as string | undefined) ?? g.id,
@@ -198,6 +200,7 @@ export class ScimSource implements DirectorySource {
       memberUids: [],
       memberOf: [],
     }));
+    membersOf.clear();
     // Each rule group, by displayName (case-insensitive) or externalId.
     const ruleGroups = new Map<string, { keys: string[]; name: string }>();
     for (const rule of request.groupsOfInterest) {
@@ -222,39 +225,51 @@ export class ScimSource implements DirectorySource {
       entry.keys.push(normalizeDn(rule));
       ruleGroups.set(hit.id, entry);
     }
-    const mapped: { user: DirectoryUser; node: MemberNode }[] = [];
-    const unusable: UnusableEntry[] = [];
-    let withoutEmail = 0;
-    for (const s of stored) {
-      const u = this.#map(s, warnings, unusable);
-      if (u === undefined) {
-        withoutEmail++;
-        continue;
-      }
-      mapped.push({ user: { ...u, groups: [] }, node: { dn: s.id, uids: [], memberOf: [] } });
-    }
-    const effective = resolveMemberships(
-      mapped.map((m) => m.node),
-      groupNodes,
-      warnings,
-    );
     const all = request.groupsOfInterest.length === 0;
     const groups = new Map<string, string>();
     if (all) for (const g of groupNodes) groups.set(normalizeDn(g.name), g.name);
     else for (const g of ruleGroups.values()) for (const key of g.keys) groups.set(key, g.name);
     const byName = new Map(groupNodes.map((g) => [g.dn, normalizeDn(g.name)]));
-    const users = mapped.map(({ user }, i) => {
-      const ids = effective[i]!;
-      const keys: string[] = [];
-      for (const id of ids) {
-        if (all) keys.push(byName.get(id)!);
-        else {
-          const rule = ruleGroups.get(id);
-          if (rule !== undefined) keys.push(...rule.keys);
+    // No memberUid in SCIM: each user resolves alone, from its id. Users with the same effective
+    // groups share one result (as GroupGraph's), so their group keys are built once per set.
+    const graph = new GroupGraph(groupNodes);
+    for (const g of groupNodes) g.members = [];
+    const keysOf = new Map<readonly string[], readonly string[]>();
+    const keysFor = (ids: readonly string[]): readonly string[] => {
+      let keys = keysOf.get(ids);
+      if (keys === undefined) {
+        const list: string[] = [];
+        for (const id of ids) {
+          if (all) list.push(byName.get(id)!);
+          else {
+            const rule = ruleGroups.get(id);
+            if (rule !== undefined) list.push(...rule.keys);
+          }
         }
+        keys = list.sort();
+        keysOf.set(ids, keys);
       }
-      user.groups = keys.sort();
-      return user;
+      return keys;
+    };
+    const users: DirectoryUser[] = [];
+    const unusable: UnusableEntry[] = [];
+    let read = 0;
+    let withoutEmail = 0;
+    const node: { dn: string; uids: readonly string[]; memberOf: readonly string[] } = {
+      dn: '',
+      uids: NO_GROUPS,
+      memberOf: NO_GROUPS,
+    };
+    store.scan('User', (id, data) => {
+      read++;
+      const user = this.#map(id, data, warnings, unusable);
+      if (user === undefined) {
+        withoutEmail++;
+        return;
+      }
+      node.dn = id;
+      user.groups = keysFor(graph.effectiveGroups(node));
+      users.push(user);
     });
     return {
       users,
@@ -264,7 +279,7 @@ export class ScimSource implements DirectorySource {
       stats: {
         source: `SCIM store ${this.config.store.path}`,
         flavor: 'scim',
-        usersPerBase: { '/Users': stored.length },
+        usersPerBase: { '/Users': read },
         groupsPerBase: { '/Groups': storedGroups.length },
         referencesSkipped: 0,
         usersWithoutEmail: withoutEmail,

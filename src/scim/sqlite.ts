@@ -9,6 +9,8 @@ export interface SqlStatement {
   run(...params: SqlValue[]): unknown;
   get(...params: SqlValue[]): Record<string, unknown> | undefined;
   all(...params: SqlValue[]): Record<string, unknown>[];
+  /** Row by row, without holding them all (both drivers; node:sqlite since Node 22.13). */
+  iterate(...params: SqlValue[]): IterableIterator<Record<string, unknown>>;
 }
 
 export type SqlValue = string | number | null;

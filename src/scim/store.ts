@@ -54,6 +54,13 @@ export interface ScimStore {
   removeMembers(groupId: string, values: readonly string[]): void;
   /** Every membership row: group id, member id, member type. */
   memberships(): { groupId: string; value: string; type: ResourceType }[];
+  /**
+   * Each resource of a type, in creation order, as its id and attributes only: streamed, so
+   * that reading a whole store as a directory never holds every row at once.
+   */
+  scan(type: ResourceType, each: (id: string, data: Record<string, unknown>) => void): void;
+  /** Each membership row (group id, member id), streamed. */
+  scanMemberships(each: (groupId: string, value: string) => void): void;
   close(): void;
 }
 
@@ -291,6 +298,18 @@ export class SqliteScimStore implements ScimStore {
         value: row['value'] as string,
         type: row['type'] as ResourceType,
       }));
+  }
+
+  scan(type: ResourceType, each: (id: string, data: Record<string, unknown>) => void): void {
+    for (const row of this.#sql(
+      'SELECT id, data FROM resources WHERE type = ? ORDER BY seq',
+    ).iterate(type))
+      each(row['id'] as string, JSON.parse(row['data'] as string) as Record<string, unknown>);
+  }
+
+  scanMemberships(each: (groupId: string, value: string) => void): void {
+    for (const row of this.#sql('SELECT group_id, value FROM members').iterate())
+      each(row['group_id'] as string, row['value'] as string);
   }
 
   close(): void {

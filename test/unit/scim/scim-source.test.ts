@@ -146,6 +146,32 @@ describe('the SCIM source', () => {
     expect(groupsOf.get('bob@corp.test')).toEqual(['owners']);
   });
 
+  it('maps attribute paths written in any case, and gives users who share groups each the same groups, in push order', async () => {
+    const source = pushed(
+      (call) => {
+        call('POST', '/Users', aScimUser('ann@corp.test', { name: { givenName: 'Ann' } }));
+        call('POST', '/Users', aScimUser('bob@corp.test', { name: { givenName: 'Bob' } }));
+        call('POST', '/Users', aScimUser('carol@corp.test', { name: { givenName: 'Carol' } }));
+        call('POST', '/Groups', aScimGroup('Staff', ['id3', 'id1'])); // id4
+        call('POST', '/Groups', aScimGroup('All', [])); // id5
+        call('PATCH', '/Groups/id5', {
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+          Operations: [{ op: 'add', path: 'members', value: [{ value: 'id4', type: 'Group' }] }],
+        });
+      },
+      { email: ['Emails[Type eq "work"].VALUE'], firstName: 'NAME.givenname' },
+    );
+
+    const snapshot = await source.read({ groupsOfInterest: [] });
+
+    expect(snapshot.users.map((u) => [u.id, u.email, u.firstName, u.groups])).toEqual([
+      ['id1', 'ann@corp.test', 'Ann', ['all', 'staff']],
+      ['id2', 'bob@corp.test', 'Bob', []],
+      ['id3', 'carol@corp.test', 'Carol', ['all', 'staff']],
+    ]);
+    expect(snapshot.stats.usersPerBase).toEqual({ '/Users': 3 });
+  });
+
   it('stops the read when a rule group was not pushed, as for a missing LDAP rule group', async () => {
     const source = pushed((call) => {
       call('POST', '/Users', aScimUser('ann@corp.test'));
