@@ -8,17 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_CHARS } from '../../../src/api/transport.js';
 import { openRunContext } from '../../../src/cli/context.js';
 import { applyRun } from '../../../src/reconcile/run.js';
+import { leakedPieces } from '../../support/secrets.js';
 
 const TOKEN = 'tok-4f9a2c7e1b3d8a6f5e0c';
-
-/** The pieces of `secret`, at least 4 characters long, that show in `text`. */
-function leakedPieces(text: string, secret: string): string[] {
-  const found: string[] = [];
-  for (let len = 4; len <= secret.length; len++)
-    for (let i = 0; i + len <= secret.length; i++)
-      if (text.includes(secret.slice(i, i + len))) found.push(secret.slice(i, i + len));
-  return found;
-}
 
 /**
  * A Users API that lists one user and answers every write with an error page echoing the

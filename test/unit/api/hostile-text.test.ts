@@ -6,6 +6,7 @@ import { ApiError, ConfigError, DirsyncError, describeError } from '../../../src
 import { createLogger } from '../../../src/log.js';
 import { escapeControl, safeText, truncate } from '../../../src/text.js';
 import { JOE, ORIGIN, TOKEN, useHarness } from './harness.js';
+import { leakedPieces } from '../../support/secrets.js';
 
 const setUp = useHarness();
 
@@ -18,15 +19,6 @@ function everythingAbout(error: unknown): string {
     inspect(error, { depth: 10, showHidden: true }),
     error instanceof DirsyncError ? (error.hint ?? '') : '',
   ].join('\n');
-}
-
-/** The pieces of `secret`, at least 4 characters long, that show in `text`. */
-function leakedPieces(text: string, secret: string): string[] {
-  const found: string[] = [];
-  for (let len = 4; len <= secret.length; len++)
-    for (let i = 0; i + len <= secret.length; i++)
-      if (text.includes(secret.slice(i, i + len))) found.push(secret.slice(i, i + len));
-  return found;
 }
 
 function capture(): { stream: Writable; text: () => string } {
