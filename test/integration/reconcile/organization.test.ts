@@ -16,29 +16,22 @@ import {
   startTestMock,
 } from '../../support/mock.js';
 
+/** A person of corp: uid `uid`, mail `uid@corp.example.com`, named `first last`. */
+function person(uid: string, first: string, last: string): string {
+  return `dn: uid=${uid},ou=People,dc=corp,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: ${uid}
+cn: ${first} ${last}
+sn: ${last}
+mail: ${uid}@corp.example.com
+`;
+}
+
 const LDIF = `version: 1
 
-dn: uid=owner,ou=People,dc=corp,dc=example,dc=com
-objectClass: inetOrgPerson
-uid: owner
-cn: Olga Owner
-sn: Owner
-mail: owner@corp.example.com
-
-dn: uid=admin,ou=People,dc=corp,dc=example,dc=com
-objectClass: inetOrgPerson
-uid: admin
-cn: Alan Admin
-sn: Admin
-mail: admin@corp.example.com
-
-dn: uid=reader,ou=People,dc=corp,dc=example,dc=com
-objectClass: inetOrgPerson
-uid: reader
-cn: Rita Reader
-sn: Reader
-mail: reader@corp.example.com
-
+${person('owner', 'Olga', 'Owner')}
+${person('admin', 'Alan', 'Admin')}
+${person('reader', 'Rita', 'Reader')}
 dn: cn=owners,ou=Groups,dc=corp,dc=example,dc=com
 objectClass: groupOfNames
 cn: owners
