@@ -17,6 +17,20 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/** The config as `demoConfig` hands it to a patch. */
+type DemoConfig = Record<string, Record<string, unknown>>;
+
+/** Starts the demo mock (`mock`) and writes the demo config for it, patched by `patch`. */
+async function demo(
+  patch?: (config: DemoConfig) => void,
+  options: { cardClash?: boolean } = {},
+): Promise<string> {
+  mock = await startDemoMock(options);
+  const { dir, configFile } = demoConfig(mock.url, patch);
+  dirs.push(dir);
+  return configFile;
+}
+
 /** Opens a run context on `configFile` with its JSON log lines collected. */
 function open(configFile: string): {
   run: ReturnType<typeof openRunContext>;
@@ -38,10 +52,7 @@ function open(configFile: string): {
 
 describe('the audit trail of a run', () => {
   it('writes every action applied, failed or skipped once, with who, what, why and the outcome; the report lists them', async () => {
-    mock = await startDemoMock({ cardClash: true });
-    const { dir, configFile } = demoConfig(mock.url);
-    dirs.push(dir);
-    const { run, logs } = open(configFile);
+    const { run, logs } = open(await demo(undefined, { cardClash: true }));
 
     let report: RunReport;
     let reportFile: string;
@@ -103,9 +114,7 @@ describe('the audit trail of a run', () => {
 
   it('appends each run to the log of the runs before it', async () => {
     // mia's card clashes with rita's: the first run fails it, the second (rita's card gone) sends it again.
-    mock = await startDemoMock({ cardClash: true });
-    const { dir, configFile } = demoConfig(mock.url);
-    dirs.push(dir);
+    const configFile = await demo(undefined, { cardClash: true });
     const first = open(configFile).run;
     await applyRun(first.deps, { runId: first.runId }).finally(() => first.close());
     const before = readAudit(auditDir(first.loaded.config)).entries;
@@ -123,12 +132,11 @@ describe('the audit trail of a run', () => {
   });
 
   it('writes the actions a budget held back as outcome held, with the rail that held them', async () => {
-    mock = await startDemoMock();
-    const { dir, configFile } = demoConfig(mock.url, (c) => {
-      c['safety'] = { maxSuspends: 0, maxSuspendPercent: 0 };
-    });
-    dirs.push(dir);
-    const { run } = open(configFile);
+    const { run } = open(
+      await demo((c) => {
+        c['safety'] = { maxSuspends: 0, maxSuspendPercent: 0 };
+      }),
+    );
 
     const { report } = await applyRun(run.deps, { runId: run.runId }).finally(() => run.close());
 
@@ -147,10 +155,8 @@ describe('the audit trail of a run', () => {
   });
 
   it("writes what it found about a toggle an earlier run left unresolved, completing that run's line", async () => {
-    mock = await startDemoMock();
-    const { dir, configFile } = demoConfig(mock.url);
-    dirs.push(dir);
-    const sam = await stateUser(mock.url, 'sam.sales@corp.example.com', 'corp');
+    const configFile = await demo();
+    const sam = await stateUser(mock!.url, 'sam.sales@corp.example.com', 'corp');
     const { run } = open(configFile);
     // An earlier run sent sam's suspension and died (or lost the answer) before knowing.
     run.deps.store.record({
@@ -178,52 +184,39 @@ describe('the audit trail of a run', () => {
     );
   });
 
-  it('writes a refused run as one `run` line naming its rails, and no action line', async () => {
-    mock = await startDemoMock();
-    // No SUPER group: the plan would leave the organization without a SUPER, an invariant.
-    const { dir, configFile } = demoConfig(mock.url, (c) => {
-      c['rules'] = { ...c['rules'], ranks: { SUPER: [], ADMIN: [] } };
-    });
-    dirs.push(dir);
-    const { run } = open(configFile);
-
-    const error = await applyRun(run.deps, { runId: run.runId })
-      .catch((e: unknown) => e)
-      .finally(() => run.close());
-
-    expect(error).toBeInstanceOf(SafetyError);
-    const { entries } = readAudit(auditDir(run.loaded.config));
-    expect(entries).toEqual([
-      expect.objectContaining({
-        runId: run.runId,
-        kind: 'run',
+  it.each([
+    {
+      what: 'a refused run as one `run` line naming its rails, and no action line',
+      // No SUPER group: the plan would leave the organization without a SUPER, an invariant.
+      patch: (c: DemoConfig) => {
+        c['rules'] = { ...c['rules'], ranks: { SUPER: [], ADMIN: [] } };
+      },
+      error: SafetyError,
+      line: {
         email: '',
         email_id: null,
         outcome: 'refused',
         rails: [{ rail: 'lastSuper', message: expect.stringContaining('SUPER') as unknown }],
-      }),
-    ]);
-  });
-
-  it('writes a run that stops on an error as one `run` line with the error', async () => {
-    mock = await startDemoMock();
-    const { dir, configFile } = demoConfig(mock.url, (c) => {
-      c['source'] = { ...c['source'], file: '/nonexistent/dirsync/missing.ldif' };
-    });
-    dirs.push(dir);
-    const { run } = open(configFile);
+      },
+    },
+    {
+      what: 'a run that stops on an error as one `run` line with the error',
+      patch: (c: DemoConfig) => {
+        c['source'] = { ...c['source'], file: '/nonexistent/dirsync/missing.ldif' };
+      },
+      error: DirectoryError,
+      line: { outcome: 'failed', error: expect.stringContaining('missing.ldif') as unknown },
+    },
+  ])('writes $what', async ({ patch, error: errorClass, line }) => {
+    const { run } = open(await demo(patch));
 
     const error = await applyRun(run.deps, { runId: run.runId })
       .catch((e: unknown) => e)
       .finally(() => run.close());
 
-    expect(error).toBeInstanceOf(DirectoryError);
+    expect(error).toBeInstanceOf(errorClass);
     expect(readAudit(auditDir(run.loaded.config)).entries).toEqual([
-      expect.objectContaining({
-        kind: 'run',
-        outcome: 'failed',
-        error: expect.stringContaining('missing.ldif') as unknown,
-      }),
+      expect.objectContaining({ runId: run.runId, kind: 'run', ...line }),
     ]);
   });
 });
