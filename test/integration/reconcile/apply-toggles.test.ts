@@ -1,13 +1,20 @@
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { applyPlan, planProblems } from '../../../src/reconcile/apply.js';
-import type { Action } from '../../../src/reconcile/model.js';
+import type { Action, Plan } from '../../../src/reconcile/model.js';
 import { applyPatch } from '../../../src/state/store.js';
 import { emptyState } from '../../../src/state/model.js';
 import { aSeedUser, stateUser } from '../../support/mock.js';
-import { MemoryJournal, mockApiPerTest, planOf } from './harness.js';
+import { MemoryJournal, mockApiPerTest, planOf, type SeededUser } from './harness.js';
 
 const mock = mockApiPerTest();
+
+/** A plan that suspends each of `emails`, ACTIVE when planned. */
+function suspensions(w: { user(email: string): SeededUser }, emails: string[]): Plan {
+  return planOf(
+    emails.map((e) => ({ ...w.user(e), kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' })),
+  );
+}
 
 /** POST /togglesuspension requests the mock carried out, per email_id. */
 function togglesPerUser(): Map<string, number> {
@@ -64,17 +71,11 @@ describe('a toggle is decided on a status read during this apply (issue 12 item 
     }).then((r) => r.body.dump());
     mock.server.requests.length = 0;
 
-    const report = await applyPlan(
-      planOf(
-        list.map((e) => ({
-          ...w.user(e),
-          kind: 'suspend',
-          before: 'ACTIVE',
-          after: 'SUSPENDED',
-        })),
-      ),
-      { api: mock.api, journal: new MemoryJournal(), concurrency: 4 },
-    );
+    const report = await applyPlan(suspensions(w, list), {
+      api: mock.api,
+      journal: new MemoryJournal(),
+      concurrency: 4,
+    });
 
     const listings = mock.server.requests.filter((r) => r.path === '/multipleusers');
     expect(listings.map((r) => r.fault ?? 'fresh')).toEqual(['fresh', 'fresh']);
@@ -102,17 +103,10 @@ describe('toggle answers lost behind a caching gateway (issue 12 item 3)', () =>
     // The gateway has a copy of the listing from before the apply.
     await mock.api.listOrganization();
 
-    const report = await applyPlan(
-      planOf(
-        list.map((e) => ({
-          ...w.user(e),
-          kind: 'suspend',
-          before: 'ACTIVE',
-          after: 'SUSPENDED',
-        })),
-      ),
-      { api: mock.api, journal: new MemoryJournal() },
-    );
+    const report = await applyPlan(suspensions(w, list), {
+      api: mock.api,
+      journal: new MemoryJournal(),
+    });
 
     expect(mock.server.requests.some((r) => r.fault === 'drop')).toBe(true);
     expect([...togglesPerUser().values()].every((n) => n === 1)).toBe(true);
@@ -129,17 +123,7 @@ describe('toggle answers lost behind a caching gateway (issue 12 item 3)', () =>
     await mock.api.listOrganization();
     const journal = new MemoryJournal();
 
-    const report = await applyPlan(
-      planOf(
-        list.map((e) => ({
-          ...w.user(e),
-          kind: 'suspend',
-          before: 'ACTIVE',
-          after: 'SUSPENDED',
-        })),
-      ),
-      { api: mock.api, journal },
-    );
+    const report = await applyPlan(suspensions(w, list), { api: mock.api, journal });
 
     const drops = mock.server.requests.filter((r) => r.fault === 'drop').length;
     expect(drops).toBeGreaterThan(0);
