@@ -1,25 +1,13 @@
 import { Writable } from 'node:stream';
-import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_CHARS } from '../../../src/api/transport.js';
 import { ApiError, ConfigError, DirsyncError, describeError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import { escapeControl, safeText, truncate } from '../../../src/text.js';
 import { JOE, ORIGIN, TOKEN, useHarness } from './harness.js';
-import { leakedPieces } from '../../support/secrets.js';
+import { everythingAbout, leakedPieces } from '../../support/secrets.js';
 
 const setUp = useHarness();
-
-/** Every way an error reaches a person: message, hint, causes, JSON, inspect. */
-function everythingAbout(error: unknown): string {
-  return [
-    String(error),
-    describeError(error),
-    JSON.stringify(error),
-    inspect(error, { depth: 10, showHidden: true }),
-    error instanceof DirsyncError ? (error.hint ?? '') : '',
-  ].join('\n');
-}
 
 function capture(): { stream: Writable; text: () => string } {
   let output = '';

@@ -2,9 +2,10 @@ import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../../src/api/client.js';
-import { ApiError, describeError } from '../../../src/errors.js';
+import { ApiError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import { JOE, JOE_USER_ID, LOST, OK, TOKEN, harness } from './harness.js';
+import { everythingAbout } from '../../support/secrets.js';
 
 let active: ReturnType<typeof harness> | undefined;
 afterEach(async () => {
@@ -14,17 +15,6 @@ afterEach(async () => {
 function setUp(...args: Parameters<typeof harness>): ReturnType<typeof harness> {
   active = harness(...args);
   return active;
-}
-
-/** Every way an error reaches a person: message, hint, causes, JSON, inspect. */
-function everythingAbout(error: unknown): string {
-  return [
-    String(error),
-    describeError(error),
-    JSON.stringify(error),
-    inspect(error, { depth: 10, showHidden: true }),
-    error instanceof ApiError ? (error.hint ?? '') : '',
-  ].join('\n');
 }
 
 describe('the token never leaks', () => {
