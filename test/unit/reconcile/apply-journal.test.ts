@@ -2,24 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { ToggleOutcome, UsersApi } from '../../../src/api/client.js';
 import type { OrgUser as ApiOrgUser } from '../../../src/api/schema.js';
 import { applyPlan } from '../../../src/reconcile/apply.js';
-import type { Action, Plan } from '../../../src/reconcile/model.js';
 import type { StatePatch } from '../../../src/state/store.js';
+import { aPlan } from './builders.js';
 
 const JOE = { email: 'joe@corp.example.com', emailId: 1004, reason: 'disabled' };
 const NOW = new Date('2026-03-01T10:00:00.000Z');
-
-function aPlan(actions: Action[]): Plan {
-  return {
-    formatVersion: 1,
-    createdAt: NOW.toISOString(),
-    actions,
-    notInOrganization: [],
-    ambiguous: [],
-    notes: [],
-    timers: { started: {}, cleared: [] },
-    summary: { directoryUsers: 1, organizationUsers: 1, managedUsers: 1, matched: 1, actions: {} },
-  };
-}
 
 /** A fake API: Joe's listing status, and a toggle that answers `answer` (or throws it). */
 function fakeApi(
@@ -61,7 +48,7 @@ describe('applyPlan journals each toggle around its request (issue 12 item 2)', 
     const fake = fakeApi('ACTIVE', answer, journal);
 
     const report = await applyPlan(
-      aPlan([{ ...JOE, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' }]),
+      aPlan({ actions: [{ ...JOE, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' }] }),
       { api: fake.api, journal: { record: (p) => journal.push(p) }, clock: () => NOW },
     );
 
@@ -76,7 +63,7 @@ describe('applyPlan journals each toggle around its request (issue 12 item 2)', 
     const fake = fakeApi('ACTIVE', new Error('refused'), journal);
 
     const report = await applyPlan(
-      aPlan([{ ...JOE, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' }]),
+      aPlan({ actions: [{ ...JOE, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' }] }),
       { api: fake.api, journal: { record: (p) => journal.push(p) }, clock: () => NOW },
     );
 
@@ -94,7 +81,7 @@ describe('applyPlan journals each toggle around its request (issue 12 item 2)', 
     const fake = fakeApi('SUSPENDED', 'applied', journal);
 
     const report = await applyPlan(
-      aPlan([{ ...JOE, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' }]),
+      aPlan({ actions: [{ ...JOE, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' }] }),
       { api: fake.api, journal: { record: (p) => journal.push(p) }, clock: () => NOW },
     );
 
