@@ -9,17 +9,28 @@ export interface OutcomeLike {
   error?: string | undefined;
 }
 
+/** The fields of a line about one user's action: who, what, and the values before and after. */
+function userLine(
+  what: { kind: string; email: string; emailId: number; before?: unknown; after?: unknown },
+  runId: string,
+  time: Date,
+): Pick<AuditEntry, 'time' | 'runId' | 'kind' | 'email' | 'email_id' | 'before' | 'after'> {
+  return {
+    time: time.toISOString(),
+    runId,
+    kind: what.kind,
+    email: what.email,
+    email_id: what.emailId,
+    before: what.before ?? null,
+    after: what.after ?? null,
+  };
+}
+
 /** The audit line of one applied, failed, skipped or unclear action. */
 export function actionEntry(result: OutcomeLike, runId: string, time: Date): AuditEntry {
   const { action } = result;
   return {
-    time: time.toISOString(),
-    runId,
-    kind: action.kind,
-    email: action.email,
-    email_id: action.emailId,
-    before: action.before ?? null,
-    after: action.after ?? null,
+    ...userLine(action, runId, time),
     reason: action.reason,
     outcome: result.outcome,
     error: result.error ?? null,
@@ -71,13 +82,7 @@ export interface HeldLike {
 
 export function heldEntry(held: HeldLike, runId: string, time: Date): AuditEntry {
   return {
-    time: time.toISOString(),
-    runId,
-    kind: held.kind,
-    email: held.email,
-    email_id: held.emailId,
-    before: held.before ?? null,
-    after: held.after ?? null,
+    ...userLine(held, runId, time),
     reason: held.reason,
     outcome: 'held',
     error: held.heldBy ?? null,
