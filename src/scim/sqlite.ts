@@ -9,7 +9,7 @@ export interface SqlStatement {
   run(...params: SqlValue[]): unknown;
   get(...params: SqlValue[]): Record<string, unknown> | undefined;
   all(...params: SqlValue[]): Record<string, unknown>[];
-  /** Row by row, without holding them all (both drivers; node:sqlite since Node 22.13). */
+  /** Row by row, without holding them all (all rows at once on a node:sqlite before 22.13). */
   iterate(...params: SqlValue[]): IterableIterator<Record<string, unknown>>;
 }
 
@@ -78,6 +78,20 @@ function findDriver(): { name: SqlDatabase['driver']; driver: Driver } {
   };
 }
 
+/**
+ * node:sqlite has `iterate` since Node 22.13; behind --experimental-sqlite (22.5 to 22.12) it has
+ * not, and the rows are then read at once.
+ */
+export function withIterate(statement: SqlStatement): SqlStatement {
+  if (typeof (statement as Partial<SqlStatement>).iterate === 'function') return statement;
+  return {
+    run: (...params) => statement.run(...params),
+    get: (...params) => statement.get(...params),
+    all: (...params) => statement.all(...params),
+    iterate: (...params) => statement.all(...params)[Symbol.iterator](),
+  };
+}
+
 let found: ReturnType<typeof findDriver> | undefined;
 
 export function openDatabase(path: string, options: { readonly?: boolean } = {}): SqlDatabase {
@@ -86,7 +100,7 @@ export function openDatabase(path: string, options: { readonly?: boolean } = {})
   const name = found.name;
   return {
     exec: (sql) => db.exec(sql),
-    prepare: (sql) => db.prepare(sql),
+    prepare: (sql) => withIterate(db.prepare(sql)),
     close: () => db.close(),
     driver: name,
   };
