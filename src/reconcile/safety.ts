@@ -436,7 +436,15 @@ export function judge(plan: Plan, ctx: RailContext, options: { force?: boolean }
           ? 'held with the SUPER grants it depends on: alone it would leave no SUPER'
           : 'waits for the SUPER grant of this run to land: if the grant failed it would leave no SUPER; the next run applies it',
     };
-    for (const a of lastSuper.losing) holding.set(a, [why]);
+    // With no SUPER on record (a first run), a first rank set below SUPER may be the real
+    // owner's demotion: held with the grants too.
+    const unknownDemotions =
+      lastSuper.trip === undefined
+        ? []
+        : apply.actions.filter(
+            (a) => a.kind === 'set_rank' && a.before === null && a.after !== 'SUPER',
+          );
+    for (const a of [...lastSuper.losing, ...unknownDemotions]) holding.set(a, [why]);
     apply = subPlan(
       plan,
       plan.actions.filter((a) => !holding.has(a)),

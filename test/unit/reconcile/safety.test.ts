@@ -730,6 +730,31 @@ describe('judge: a budget holds only the actions it counts', () => {
     ]);
   });
 
+  it('holds first rank sets below SUPER with the SUPER grants a budget held, when no SUPER is on record', () => {
+    // Arrange: no rank on record yet; p0 (SUPER in the organization, unknown to dirsync) leaves
+    // the SUPER group while the grants to the new SUPERs are over budget.
+    const grants = someActions(2, 'set_rank', { before: null, after: 'SUPER' }, 'heir');
+    const firstSet = anAction({ kind: 'set_rank', email: OWNER, before: null, after: 'REGULAR' });
+    const noRecords = aStateRecord({ users: [] });
+    const context = ctx({ maxPrivilegedGrants: 1 }, noRecords);
+    const organization = [
+      anOrgUser({ email: OWNER }),
+      ...grants.map((g) => anOrgUser({ email: g.email })),
+    ];
+
+    // Act
+    const verdict = judge(aPlan({ actions: [...grants, firstSet] }), { ...context, organization });
+
+    // Assert
+    expect(verdict.stops).toEqual([]);
+    expect(verdict.apply.actions).toEqual([]);
+    expect(verdict.held.map((h) => [h.email, h.rails])).toEqual([
+      [`heir0@${DOMAIN}`, ['maxPrivilegedGrants']],
+      [`heir1@${DOMAIN}`, ['maxPrivilegedGrants']],
+      [OWNER, ['lastSuper']],
+    ]);
+  });
+
   it('lets the last SUPER go only in a later run than the grant of the new one', () => {
     // Arrange: the owner hands SUPER to an heir. If the demotion went out with the grant and the
     // grant failed, nobody would be SUPER: the demotion waits for the grant to be on record.
