@@ -148,7 +148,7 @@ export interface SetSuspendedOptions {
   observed?: AdStatus | undefined;
 }
 
-/** The Users API (API.md), one method per endpoint; see {@link ApiClient}. */
+/** The Users API (docs/users-api.md), one method per endpoint; see {@link ApiClient}. */
 export interface UsersApi {
   /** `GET /multipleusers`: one listing, USER or GUEST. */
   listUsers(options?: ListOptions): Promise<OrgUser[]>;

@@ -130,7 +130,7 @@ function buildProgram(
 
   program
     .command('mock-api')
-    .description('serve the mock Users API (API.md), for tests and demos')
+    .description('serve the mock Users API (docs/users-api.md), for tests and demos')
     .requiredOption('--seed <file>', 'seed file (YAML or JSON): organizations, tokens and users')
     .option('--port <port>', 'port to listen on (0 picks a free one)', parsePort, 8080)
     .option('--host <host>', 'address to listen on', '127.0.0.1')

@@ -105,7 +105,7 @@ function userByEmailId(ctx: RouteContext): MockUser {
 const RANKS: readonly Rank[] = ['SUPER', 'ADMIN', 'REGULAR'];
 const isPrivileged = (rank: Rank): boolean => rank === 'SUPER' || rank === 'ADMIN';
 
-// --- the endpoints of API.md ---
+// --- the endpoints of docs/users-api.md ---
 
 export const routes: readonly Route[] = [
   {

@@ -130,7 +130,7 @@ function bearerToken(req: IncomingMessage): string | undefined {
 }
 
 /**
- * The mock Users API: every endpoint and contract note of API.md, a test surface under
+ * The mock Users API: every endpoint and contract note of docs/users-api.md, a test surface under
  * `/_mock/` (state and request log, never faulted, no auth) and seeded fault injection.
  */
 export async function startMockServer(options: MockServerOptions): Promise<MockServer> {

@@ -16,7 +16,7 @@ import {
 
 /**
  * Contract tests of the mock Users API over real HTTP: one per endpoint behaviour and per
- * numbered contract note of API.md. A fresh server per test keeps them independent.
+ * numbered contract note of docs/users-api.md. A fresh server per test keeps them independent.
  */
 let server: MockServer;
 let api: RawClient;
