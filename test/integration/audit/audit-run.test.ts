@@ -20,6 +20,13 @@ afterEach(async () => {
 /** The config as `demoConfig` hands it to a patch. */
 type DemoConfig = Record<string, Record<string, unknown>>;
 
+/** A run that writes one `run` line: how its config is patched, what it throws, that line. */
+interface FailedRun {
+  patch: (c: DemoConfig) => void;
+  error: abstract new (...args: never[]) => Error;
+  line: Record<string, unknown>;
+}
+
 /** Starts the demo mock (`mock`) and writes the demo config for it, patched by `patch`. */
 async function demo(
   patch?: (config: DemoConfig) => void,
@@ -184,30 +191,34 @@ describe('the audit trail of a run', () => {
     );
   });
 
-  it.each([
-    {
-      what: 'a refused run as one `run` line naming its rails, and no action line',
-      // No SUPER group: the plan would leave the organization without a SUPER, an invariant.
-      patch: (c: DemoConfig) => {
-        c['rules'] = { ...c['rules'], ranks: { SUPER: [], ADMIN: [] } };
+  it.each<[string, FailedRun]>([
+    [
+      'a refused run as one `run` line naming its rails, and no action line',
+      {
+        // No SUPER group: the plan would leave the organization without a SUPER, an invariant.
+        patch: (c: DemoConfig) => {
+          c['rules'] = { ...c['rules'], ranks: { SUPER: [], ADMIN: [] } };
+        },
+        error: SafetyError,
+        line: {
+          email: '',
+          email_id: null,
+          outcome: 'refused',
+          rails: [{ rail: 'lastSuper', message: expect.stringContaining('SUPER') as unknown }],
+        },
       },
-      error: SafetyError,
-      line: {
-        email: '',
-        email_id: null,
-        outcome: 'refused',
-        rails: [{ rail: 'lastSuper', message: expect.stringContaining('SUPER') as unknown }],
+    ],
+    [
+      'a run that stops on an error as one `run` line with the error',
+      {
+        patch: (c: DemoConfig) => {
+          c['source'] = { ...c['source'], file: '/nonexistent/dirsync/missing.ldif' };
+        },
+        error: DirectoryError,
+        line: { outcome: 'failed', error: expect.stringContaining('missing.ldif') as unknown },
       },
-    },
-    {
-      what: 'a run that stops on an error as one `run` line with the error',
-      patch: (c: DemoConfig) => {
-        c['source'] = { ...c['source'], file: '/nonexistent/dirsync/missing.ldif' };
-      },
-      error: DirectoryError,
-      line: { outcome: 'failed', error: expect.stringContaining('missing.ldif') as unknown },
-    },
-  ])('writes $what', async ({ patch, error: errorClass, line }) => {
+    ],
+  ])('writes %s', async (_what, { patch, error: errorClass, line }) => {
     const { run } = open(await demo(patch));
 
     const error = await applyRun(run.deps, { runId: run.runId })
