@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { applyPlan } from '../../../src/reconcile/apply.js';
 import type { Action } from '../../../src/reconcile/model.js';
-import { ADMIN_TOKEN, REGULAR_TOKEN, aSeedUser, stateUser } from '../../support/mock.js';
+import {
+  ADMIN_TOKEN,
+  REGULAR_TOKEN,
+  aSeedUser,
+  stateUser,
+  type SeedUserInput,
+} from '../../support/mock.js';
 import { MemoryJournal, mockApiPerTest, planOf } from './harness.js';
 
 const mock = mockApiPerTest();
@@ -13,16 +19,25 @@ const LEAVER = 'leaver@corp.example.com';
 const HOLDER = 'holder@corp.example.com';
 
 describe('independent actions (issue 11 item 1)', () => {
-  it('suspends a disabled user whose set_smartcards fails (card held by another user)', async () => {
-    const w = await mock.start([
-      aSeedUser({ email: LEAVER }),
-      aSeedUser({ email: HOLDER, smartcards: [{ number: '777' }] }),
-    ]);
+  it.each<[string, SeedUserInput[], Pick<Action, 'kind' | 'before' | 'after'>]>([
+    [
+      'set_smartcards fails (card held by another user)',
+      [aSeedUser({ email: LEAVER }), aSeedUser({ email: HOLDER, smartcards: [{ number: '777' }] })],
+      { kind: 'set_smartcards', before: [], after: ['777'] },
+    ],
+    [
+      'set_computer_usernames fails',
+      [aSeedUser({ email: LEAVER })],
+      // An empty name is refused with a 400 by the API.
+      { kind: 'set_computer_usernames', before: [], after: [' '] },
+    ],
+  ])('suspends a disabled user whose %s', async (_why, seed, write) => {
+    const w = await mock.start(seed);
     const u = w.user(LEAVER);
 
     const report = await applyPlan(
       planOf([
-        { ...u, kind: 'set_smartcards', before: [], after: ['777'] },
+        { ...u, ...write },
         { ...u, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
       ]),
       { api: mock.api, journal: new MemoryJournal() },
@@ -30,27 +45,7 @@ describe('independent actions (issue 11 item 1)', () => {
 
     expect(report.results.map((r) => [r.action.kind, r.outcome])).toEqual([
       ['suspend', 'applied'],
-      ['set_smartcards', 'failed'],
-    ]);
-    expect((await stateUser(mock.server.url, LEAVER))?.ad_status).toBe('SUSPENDED');
-  });
-
-  it('suspends a disabled user whose set_computer_usernames fails', async () => {
-    const w = await mock.start([aSeedUser({ email: LEAVER })]);
-    const u = w.user(LEAVER);
-
-    const report = await applyPlan(
-      planOf([
-        // An empty name is refused with a 400 by the API.
-        { ...u, kind: 'set_computer_usernames', before: [], after: [' '] },
-        { ...u, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
-      ]),
-      { api: mock.api, journal: new MemoryJournal() },
-    );
-
-    expect(report.results.map((r) => [r.action.kind, r.outcome])).toEqual([
-      ['suspend', 'applied'],
-      ['set_computer_usernames', 'failed'],
+      [write.kind, 'failed'],
     ]);
     expect((await stateUser(mock.server.url, LEAVER))?.ad_status).toBe('SUSPENDED');
   });
