@@ -64,20 +64,30 @@ export function compileMapping(mapping: Mapping) {
       (problems ??= []).push(p);
       warnings.push({ dn, message: `SCIM user ${id}: ${problemMessage(p)}` });
     };
-    /** The usable addresses of a path; an address-like value that is malformed is a problem. */
-    const addresses = (read: (r: unknown) => string[], path: string, field: ValueField) =>
-      read(r).flatMap((raw) => {
+    /**
+     * The usable addresses of a path into `into` (skipping `except` and those already there); an
+     * address-like value that is malformed is a problem. Plain loops: this runs once per user.
+     */
+    const addresses = (
+      read: (r: unknown) => string[],
+      path: string,
+      field: ValueField,
+      into: string[],
+      except?: string,
+    ): void => {
+      for (const raw of read(r)) {
         const value = normalizeEmail(raw);
-        if (!value.includes('@')) return [];
+        if (!value.includes('@')) continue;
         const why = addressProblem(value);
-        if (why === undefined) return [value];
-        problem(field, path, raw, why);
-        return [];
-      });
+        if (why !== undefined) problem(field, path, raw, why);
+        else if (value !== except && !into.includes(value)) into.push(value);
+      }
+    };
     let address: string | undefined;
-    for (const [i, read] of email.entries()) {
-      address = addresses(read, mapping.email[i]!, 'email')[0];
-      if (address !== undefined) break;
+    const found: string[] = [];
+    for (let i = 0; i < email.length && address === undefined; i++) {
+      addresses(email[i]!, mapping.email[i]!, 'email', found);
+      address = found[0];
     }
     if (address === undefined) {
       if (problems !== undefined) unusable?.push({ dn, problems });
@@ -88,16 +98,15 @@ export function compileMapping(mapping: Mapping) {
       return undefined;
     }
     const main = address;
-    const aliasList = [
-      ...new Set(aliases.flatMap((read, i) => addresses(read, mapping.aliases[i]!, 'aliases'))),
-    ].filter((a) => a !== main);
-    const loginList = [
-      ...new Set(
-        logins.flatMap((read, i) =>
-          usableLogins(read(r), (raw, why) => problem('logins', mapping.logins[i]!, raw, why)),
-        ),
-      ),
-    ];
+    const aliasList: string[] = [];
+    for (let i = 0; i < aliases.length; i++)
+      addresses(aliases[i]!, mapping.aliases[i]!, 'aliases', aliasList, main);
+    const loginList: string[] = [];
+    for (let i = 0; i < logins.length; i++) {
+      const path = mapping.logins[i]!;
+      const usable = usableLogins(logins[i]!(r), (raw, why) => problem('logins', path, raw, why));
+      for (const login of usable) if (!loginList.includes(login)) loginList.push(login);
+    }
     const cardPath = mapping.smartcards;
     const cards =
       smartcards === undefined || cardPath === undefined
