@@ -684,21 +684,9 @@ export class World {
     this.heal();
     this.writeLdif();
     this.now += (GRACE_DAYS + 1) * DAY_MS;
-    await this.oneRun({
-      faults: NO_FAULTS,
-      crash: null,
-      smallBudgets: false,
-      during: null,
-      generous: true,
-    });
+    await this.quietRun();
     this.now += HOUR_MS;
-    await this.oneRun({
-      faults: NO_FAULTS,
-      crash: null,
-      smallBudgets: false,
-      during: null,
-      generous: true,
-    });
+    await this.quietRun();
     this.stats.invariantChecks++;
     const planned = await this.withDeps(this.config(false, true), this.run, false, async (deps) =>
       planRun(deps),
@@ -719,13 +707,7 @@ export class World {
         `two quiet runs after the churn stopped, rails still trip: ${planned.trips.map((t) => t.rail).join(', ')}`,
       );
     }
-    await this.oneRun({
-      faults: NO_FAULTS,
-      crash: null,
-      smallBudgets: false,
-      during: null,
-      generous: true,
-    });
+    await this.quietRun();
     this.stats.invariantChecks++;
     const requests = this.lastRunRequests;
     const listings = requests.filter((r) => r.method === 'GET' && r.path === '/multipleusers');
@@ -829,6 +811,17 @@ export class World {
       real.close();
       await client.close();
     }
+  }
+
+  /** A run with no fault, no crash, no hand edit and generous budgets (convergence). */
+  private quietRun(): Promise<void> {
+    return this.oneRun({
+      faults: NO_FAULTS,
+      crash: null,
+      smallBudgets: false,
+      during: null,
+      generous: true,
+    });
   }
 
   private async oneRun(run: {
