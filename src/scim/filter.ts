@@ -223,7 +223,7 @@ export function compileFilter(text: string, rt: ResourceTypeDef): CompiledFilter
     );
   }
   const test = compile(ast, rt, []);
-  return { test: (r) => test(r), index: indexOf(ast, rt) };
+  return { test, index: indexOf(ast, rt) };
 }
 
 /**
@@ -238,14 +238,8 @@ export function compilePath(path: string, rt: ResourceTypeDef): (resource: unkno
   if (match === null) throw badRequest(`${path} is not an attribute path`, 'invalidPath');
   const [, attr, filterText, sub] = match as unknown as [string, string, string?, string?];
   const prefix = urn === undefined || urn.schema === rt.schema ? [] : [urn.schema.id];
-  const at = attributeAt(
-    [
-      ...(urn === undefined ? [] : [`${urn.schema.id}:${attr}`]),
-      ...(urn === undefined ? [attr] : []),
-      ...(sub === undefined ? [] : [sub]),
-    ].join('.'),
-    rt,
-  );
+  const head = urn === undefined ? attr : `${urn.schema.id}:${attr}`;
+  const at = attributeAt([head, ...(sub === undefined ? [] : [sub])].join('.'), rt);
   if (!at.known)
     throw badRequest(`${path} names an attribute the schema does not have`, 'invalidPath');
   const strings = (values: unknown[]): string[] =>
@@ -261,7 +255,7 @@ export function compilePath(path: string, rt: ResourceTypeDef): (resource: unkno
     throw badRequest(`${path}: ${(error as Error).message}`, 'invalidPath');
   }
   const extension = urn !== undefined && urn.schema !== rt.schema;
-  const test = compile(ast, rt, [extension ? `${urn.schema.id}:${attr}` : attr]);
+  const test = compile(ast, rt, [extension ? head : attr]);
   const listSteps = [...prefix, attr];
   return (r) => {
     const elements = valuesAt(r, listSteps).filter((e) => test({ __element: e }));
