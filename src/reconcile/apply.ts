@@ -199,7 +199,7 @@ function stopReason(action: Action, error: unknown): ApplyReport['stopped'] {
 }
 
 /** The message of a 403 on a privileged rank change: what right is missing. */
-function rankRightMessage(action: Action, error: unknown): string {
+function rankRightMessage(error: unknown): string {
   return `${describeError(error)} (the token's user may not grant or remove ADMIN or SUPER: that takes a SUPER token)`;
 }
 
@@ -254,7 +254,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       }
       const message =
         action.kind === 'set_rank' && error instanceof ApiError && error.status === 403
-          ? rankRightMessage(action, error)
+          ? rankRightMessage(error)
           : describeError(error);
       logger.warn('action failed', { kind: action.kind, email: action.email, error: message });
       return { action, outcome: 'failed', error: message };
