@@ -83,8 +83,10 @@ export function planProblems(actions: readonly Action[]): PlanProblem[] {
   const first = new Map<string, number>();
   actions.forEach((action, index) => {
     const what = `${action.kind} ${action.email} (email_id ${action.emailId})`;
-    const same = first.get(`${action.kind}|${action.emailId}`);
-    const toggle = TOGGLES.has(action.kind) ? first.get(`toggle|${action.emailId}`) : undefined;
+    const kindKey = `${action.kind}|${action.emailId}`;
+    const toggleKey = TOGGLES.has(action.kind) ? `toggle|${action.emailId}` : undefined;
+    const same = first.get(kindKey);
+    const toggle = toggleKey === undefined ? undefined : first.get(toggleKey);
     if (same !== undefined) {
       problems.push({ index, message: `action ${index} (${what}) repeats action ${same}` });
     } else if (toggle !== undefined) {
@@ -96,12 +98,8 @@ export function planProblems(actions: readonly Action[]): PlanProblem[] {
     const unsendable = unsendableValue(action);
     if (unsendable !== undefined)
       problems.push({ index, message: `action ${index} (${what}) ${unsendable}` });
-    first.set(
-      `${action.kind}|${action.emailId}`,
-      first.get(`${action.kind}|${action.emailId}`) ?? index,
-    );
-    if (TOGGLES.has(action.kind))
-      first.set(`toggle|${action.emailId}`, first.get(`toggle|${action.emailId}`) ?? index);
+    if (same === undefined) first.set(kindKey, index);
+    if (toggleKey !== undefined && toggle === undefined) first.set(toggleKey, index);
   });
   return problems;
 }
