@@ -294,5 +294,3 @@ export class StateStore {
     this.journalFd = undefined;
   }
 }
-
-export { isAlive } from './lock.js';

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { Client } from 'ldapts';
 import { atExit, trackChild, untrackChild } from './children.js';
 import { createTestCertificates, findExecutable } from './tls.js';
-import { isAlive } from '../../src/state/store.js';
+import { isAlive } from '../../src/state/lock.js';
 
 const execFileAsync = promisify(execFile);
 
