@@ -1,5 +1,5 @@
 import winston from 'winston';
-import { escapeControl, scrubSecrets } from './text.js';
+import { escapeControl, REDACTED, scrubSecrets } from './text.js';
 
 /**
  * The one list of keys whose values are secrets. The logger redacts them at any depth, and
@@ -13,8 +13,6 @@ export const SECRET_KEYS: readonly string[] = [
   'secret',
   'apikey',
 ];
-
-const REDACTED = '[redacted]';
 
 export function isSecretKey(key: string): boolean {
   const k = key.toLowerCase().replace(/[-_]/g, '');
@@ -48,8 +46,7 @@ function scrubbedError(error: Error, secrets: readonly string[]): Error {
 
 const redactFormat = winston.format((info, opts: unknown) => {
   const secrets = (opts as { secrets?: readonly string[] } | undefined)?.secrets ?? [];
-  if (secrets.length > 0 && typeof info.message === 'string')
-    info.message = scrubSecrets(info.message, secrets);
+  // `message` is one of the keys: the string branch below scrubs it.
   for (const key of Object.keys(info)) {
     if (isSecretKey(key)) info[key] = REDACTED;
     else if (typeof info[key] === 'object' && info[key] !== null)
