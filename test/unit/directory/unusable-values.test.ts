@@ -200,6 +200,19 @@ describe('addresses that cannot be used', () => {
       }) as unknown,
     ]);
   });
+
+  it('skips a typed address that is not SMTP even when it spans lines and holds an @', () => {
+    const { user } = map(
+      {
+        mail: ['ann@corp.example.com'],
+        proxyAddresses: ['X500:/o=Corp/cn=ann\n@corp', 'smtp:ann@corp.example.com'],
+      },
+      activeDirectory,
+    );
+
+    expect(user?.problems).toBeUndefined();
+    expect(user !== undefined && isKnown(user, 'aliases')).toBe(true);
+  });
 });
 
 describe('attributes read in part (ranged retrieval)', () => {
