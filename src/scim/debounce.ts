@@ -1,4 +1,4 @@
-import type { Timers } from '../daemon/scheduler.js';
+import { realTimers, type Timers } from '../daemon/scheduler.js';
 
 export interface DebounceOptions {
   /** A run starts this long after the last write... */
@@ -11,11 +11,6 @@ export interface DebounceOptions {
   /** Monotonic milliseconds. */
   now?: () => number;
 }
-
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 /**
  * Turns a stream of SCIM writes into reconcile runs: an identity provider's cycle (hundreds of
