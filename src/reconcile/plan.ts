@@ -149,20 +149,20 @@ export function detailReadsNeeded(
   const { matches, ambiguousIds } = input.match ?? matchUsers(input.directory, input.organization);
   const out: number[] = [];
   for (const org of input.organization) {
-    if (!inScope(org.email, rules) || ambiguousIds.has(org.emailId) || !matches.has(org.emailId))
-      continue;
+    const dir = matches.get(org.emailId);
+    if (!inScope(org.email, rules) || ambiguousIds.has(org.emailId) || dir === undefined) continue;
     // A guest the plan leaves a guest gets no other action either: nothing of theirs to read.
-    if (org.tag === 'GUEST') {
-      const dir = matches.get(org.emailId)!;
-      if (guestLeftAlone(dir, rules, suspensionCause(dir, rules)) !== undefined) continue;
-    }
+    if (
+      org.tag === 'GUEST' &&
+      guestLeftAlone(dir, rules, suspensionCause(dir, rules)) !== undefined
+    )
+      continue;
     const record = state.users[String(org.emailId)];
     const unknown =
       (wantUsernames && record?.computerUsernames === undefined) ||
       (wantCards && record?.smartcards === undefined);
     // /modifysmartcard replaces the whole list and the record keeps numbers only: read the
     // labels of a user whose cards are about to change, so the cards kept keep their label.
-    const dir = matches.get(org.emailId)!;
     const cardsChange =
       wantCards &&
       record?.smartcards !== undefined &&
