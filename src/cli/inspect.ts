@@ -10,7 +10,13 @@ import type { OrgDetails } from '../reconcile/model.js';
 import { durationMs } from '../config/schema.js';
 import { desiredRank, detailReadsNeeded, inScope, plan } from '../reconcile/plan.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
-import { groupsOfInterest, planInputs, railContext, readOrganization } from '../reconcile/run.js';
+import {
+  groupsOfInterest,
+  orgDetails,
+  planInputs,
+  railContext,
+  readOrganization,
+} from '../reconcile/run.js';
 import { judge, subPlan } from '../reconcile/safety.js';
 import type { CommandEnv } from './commands.js';
 import { checkOrganization } from '../state/organization.js';
@@ -211,11 +217,7 @@ export async function explainCommand(
       out('  organization: not found (this API cannot create users)');
       return 0;
     }
-    const d = await api.getUser(asEmailId(org.emailId));
-    const live: OrgDetails = {
-      computerUsernames: d.computerUsernames,
-      smartcards: d.smartcards.map((c) => ({ number: c.number, label: c.label ?? '' })),
-    };
+    const live = orgDetails(await api.getUser(asEmailId(org.emailId)));
     out(
       `  organization: ${printable(org.email)}, email_id ${org.emailId}, user_id ${org.userId}, ${org.tag}, ${org.adStatus}`,
     );

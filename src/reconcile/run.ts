@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { UsersApi } from '../api/client.js';
+import type { UserDetails } from '../api/schema.js';
 import type { AuditEntry, AuditSink } from '../audit/audit-log.js';
 import {
   actionEntry,
@@ -223,11 +224,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
       for (let i = next++; i < ids.length && signal?.aborted !== true; i = next++) {
         const id = ids[i]!;
         if (i % 100 === 0) progress(`reading user details: ${i} of ${ids.length}`);
-        const d = await api.getUser(asEmailId(id));
-        details.set(id, {
-          computerUsernames: d.computerUsernames,
-          smartcards: d.smartcards.map((c) => ({ number: c.number, label: c.label ?? '' })),
-        });
+        details.set(id, orgDetails(await api.getUser(asEmailId(id))));
       }
     }),
   );
@@ -246,6 +243,14 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
     details,
     sweep,
     directoryUsers: snapshot.users.length,
+  };
+}
+
+/** What `plan` takes from one user's `getUser` answer (a card without a label gets ''). */
+export function orgDetails(d: UserDetails): OrgDetails {
+  return {
+    computerUsernames: d.computerUsernames,
+    smartcards: d.smartcards.map((c) => ({ number: c.number, label: c.label ?? '' })),
   };
 }
 
