@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
 import { createDispatcher, type Env } from '../api/http.js';
+import { parseRetryAfter } from '../api/retry.js';
 import { NOTIFY_EVENTS, type Config, type NotifyEvent } from '../config/schema.js';
 import { ConfigError, describeError, SafetyError } from '../errors.js';
 import { writeFileAtomic } from '../state/store.js';
@@ -385,8 +386,9 @@ export class Notifier {
         }
         problem = `HTTP ${res.statusCode}`;
         retryable = res.statusCode === 429 || res.statusCode >= 500;
-        const after = Number(res.headers['retry-after']);
-        if (Number.isFinite(after) && after >= 0) waitMs = Math.min(30_000, after * 1000);
+        // Delta-seconds or an HTTP date, read as the API client reads it.
+        const after = parseRetryAfter(res.headers['retry-after'], this.clock().getTime());
+        if (after !== undefined) waitMs = Math.min(30_000, after);
       } catch (error) {
         if (this.stopping.signal.aborted) return;
         problem = timeout.aborted

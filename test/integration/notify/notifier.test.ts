@@ -322,6 +322,23 @@ describe('notifications: delivery', () => {
     expect(logs()).toContain('"attempts":3');
   });
 
+  it('honours a Retry-After given as an HTTP date, as the API client does', async () => {
+    // The notifier's clock says 10:00:00 GMT: the server is ready now, so no backoff.
+    const retryAfter = { 'retry-after': 'Mon, 30 Nov 2026 10:00:00 GMT' };
+    const r = await receiver((i) =>
+      i < 1 ? { status: 429, headers: retryAfter } : { status: 200 },
+    );
+    const { notifier, logs } = aNotifier([{ url: r.url + SECRET_PATH }]);
+
+    notifier.runFinished(failed);
+    await r.waitFor(2);
+    await notifier.close();
+
+    expect(r.received).toHaveLength(2);
+    expect(logs()).toContain('"retryInMs":0');
+    expect(logs()).toContain('"attempts":2');
+  });
+
   it('does not retry a 400, and says which webhook failed without its URL', async () => {
     const r = await receiver(() => ({ status: 400 }));
     const { notifier, logs } = aNotifier([{ url: r.url + SECRET_PATH, name: 'ops-chat' }]);
