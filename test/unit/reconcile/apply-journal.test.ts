@@ -90,3 +90,77 @@ describe('applyPlan journals each toggle around its request (issue 12 item 2)', 
     expect(journal).toEqual([]);
   });
 });
+
+describe('the status read at apply (issue 12 item 4)', () => {
+  const ANN = { email: 'ann@corp.example.com', emailId: 1005, reason: 'disabled' };
+  const listed = (u: { email: string; emailId: number }, email = u.email): ApiOrgUser =>
+    ({
+      emailId: u.emailId,
+      userId: u.emailId + 4000,
+      email,
+      tag: 'USER',
+      adStatus: 'ACTIVE',
+    }) as unknown as ApiOrgUser;
+  const suspend = (u: typeof JOE) =>
+    ({ ...u, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' }) as const;
+
+  it('sends no toggle when the email_id belongs to someone else in the read at apply', async () => {
+    const toggled: number[] = [];
+    const api = {
+      listOrganization: () => Promise.resolve([listed(JOE, 'someone.else@corp.example.com')]),
+      setSuspended: (id: number) => (toggled.push(id), Promise.resolve('applied')),
+    } as unknown as UsersApi;
+
+    const report = await applyPlan(aPlan({ actions: [suspend(JOE)] }), {
+      api,
+      journal: { record: () => undefined },
+      clock: () => NOW,
+    });
+
+    expect(report.results[0]).toMatchObject({ outcome: 'skipped' });
+    expect(report.results[0]?.error).toMatch(/now belongs to someone\.else@corp\.example\.com/);
+    expect(toggled).toEqual([]);
+  });
+
+  it('reads the statuses again once the read is older than statusMaxAgeMs', async () => {
+    let listings = 0;
+    let ms = NOW.getTime();
+    const api = {
+      listOrganization: () => (listings++, Promise.resolve([listed(JOE), listed(ANN)])),
+      setSuspended: () => Promise.resolve('applied'),
+    } as unknown as UsersApi;
+
+    await applyPlan(aPlan({ actions: [suspend(JOE), suspend(ANN)] }), {
+      api,
+      journal: { record: () => undefined },
+      clock: () => new Date((ms += 2_000)),
+      statusMaxAgeMs: 1_000,
+    });
+
+    expect(listings).toBe(2);
+  });
+
+  it('does not keep a failed status read: the next toggle reads again', async () => {
+    let listings = 0;
+    const api = {
+      listOrganization: () =>
+        ++listings === 1
+          ? Promise.reject(new Error('connection reset'))
+          : Promise.resolve([listed(JOE), listed(ANN)]),
+      setSuspended: () => Promise.resolve('applied'),
+    } as unknown as UsersApi;
+
+    const report = await applyPlan(aPlan({ actions: [suspend(JOE), suspend(ANN)] }), {
+      api,
+      journal: { record: () => undefined },
+      clock: () => NOW,
+      concurrency: 1,
+    });
+
+    expect(report.results.map((r) => [r.action.email, r.outcome])).toEqual([
+      [JOE.email, 'failed'],
+      [ANN.email, 'applied'],
+    ]);
+    expect(listings).toBe(2);
+  });
+});
