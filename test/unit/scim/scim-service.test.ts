@@ -70,6 +70,27 @@ describe('SCIM service: resources', () => {
     expect(list.body.totalResults).toBe(count);
   });
 
+  it('filters ne on a multi-valued attribute as "no value equals"', () => {
+    const { call } = aService();
+    call(
+      'POST',
+      '/Users',
+      aScimUser('ann@corp.example.com', {
+        emails: [
+          { type: 'work', value: 'ann@corp.example.com', primary: true },
+          { type: 'home', value: 'ann@home.example.com' },
+        ],
+      }),
+    );
+    call('POST', '/Users', aScimUser('bob@corp.example.com'));
+
+    const filter = 'emails.value ne "ANN@corp.example.com"';
+    const list = call('GET', '/Users', undefined, `filter=${encodeURIComponent(filter)}`);
+
+    expect(list.status).toBe(200);
+    expect(list.body.Resources.map((r) => r['userName'])).toEqual(['bob@corp.example.com']);
+  });
+
   it('pages with startIndex and count', () => {
     const { call } = aService();
     for (const who of ['a', 'b', 'c', 'd', 'e']) call('POST', '/Users', aScimUser(`${who}@x.test`));
