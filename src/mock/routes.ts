@@ -1,4 +1,5 @@
 import type { MockOrganization, MockUser, Smartcard } from './store.js';
+import type { DuplicateInto } from './faults.js';
 import type { Rank } from './seed.js';
 
 /** A refusal: the server answers `status` with `{"error": message}` and changes nothing. */
@@ -17,7 +18,7 @@ export interface RouteContext {
   caller: MockUser;
   params: Params;
   /** A fault: where `/multipleusers` repeats a user's row. */
-  duplicateRow?: ((user: MockUser) => 'same' | 'other' | 'both' | undefined) | undefined;
+  duplicateRow?: ((user: MockUser) => DuplicateInto | undefined) | undefined;
 }
 
 export interface Reply {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { DuplicateInto } from './faults.js';
 import type { AdStatus, Rank, Seed, SeedUser, Tag } from './seed.js';
 
 export interface Smartcard {
@@ -120,7 +121,7 @@ export class MockOrganization {
   listingJson(
     tag: Tag,
     withEmail: boolean,
-    duplicate?: (user: MockUser) => 'same' | 'other' | 'both' | undefined,
+    duplicate?: (user: MockUser) => DuplicateInto | undefined,
   ): Buffer {
     const parts: Buffer[] = [OPEN];
     const push = (entry: Entry): void => {
