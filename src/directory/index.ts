@@ -23,6 +23,6 @@ export function createDirectorySource(
         throw new ConfigError('source.type scim needs the scim: section', {
           hint: 'add scim: with tokens or tokenFiles (see config/example.yaml)',
         });
-      return new ScimSource(deps.scim, deps.clock);
+      return new ScimSource(deps.scim, deps.clock, deps.logger);
   }
 }

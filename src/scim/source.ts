@@ -1,6 +1,7 @@
 import type { ScimConfig } from '../config/schema.js';
 import {
   addressProblem,
+  logWarnings,
   normalizeEmail,
   problemMessage,
   usableCards,
@@ -20,6 +21,7 @@ import type {
   ValueProblem,
 } from '../directory/model.js';
 import { DirectoryError } from '../errors.js';
+import { createSilentLogger, type Logger } from '../log.js';
 import type { ScimError } from './errors.js';
 import { compilePath } from './filter.js';
 import { RESOURCE_TYPES } from './schemas.js';
@@ -141,6 +143,7 @@ export class ScimSource implements DirectorySource {
   constructor(
     private readonly config: ScimConfig,
     private readonly clock: () => Date = () => new Date(),
+    private readonly logger: Logger = createSilentLogger(),
   ) {
     this.#map = compileMapping(config.attributes);
   }
@@ -280,6 +283,7 @@ export class ScimSource implements DirectorySource {
       user.groups = keysFor(graph.effectiveGroups(node));
       users.push(user);
     });
+    logWarnings(this.logger, warnings);
     return {
       users,
       groups,

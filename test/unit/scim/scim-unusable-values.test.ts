@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ScimConfig } from '../../../src/config/schema.js';
 import { isKnown } from '../../../src/directory/model.js';
+import { createLogger, type Logger } from '../../../src/log.js';
 import { ScimService } from '../../../src/scim/service.js';
 import { ScimSource } from '../../../src/scim/source.js';
 import { SqliteScimStore } from '../../../src/scim/store.js';
@@ -17,7 +19,7 @@ afterEach(() => {
 const CARD_PATH = `${ENTERPRISE}:employeeNumber`;
 
 /** A SCIM source over a store holding `users`, pushed through the service. */
-function sourceWith(users: Record<string, unknown>[]): ScimSource {
+function sourceWith(users: Record<string, unknown>[], logger?: Logger): ScimSource {
   const dir = mkdtempSync(join(tmpdir(), 'dirsync-scim-unusable-'));
   dirs.push(dir);
   const config = ScimConfig.parse({
@@ -38,7 +40,7 @@ function sourceWith(users: Record<string, unknown>[]): ScimSource {
     if (res.status >= 300) throw new Error(JSON.stringify(res.body));
   }
   store.close();
-  return new ScimSource(config, () => new Date('2026-01-01T00:00:00Z'));
+  return new ScimSource(config, () => new Date('2026-01-01T00:00:00Z'), logger);
 }
 
 describe('SCIM values dirsync cannot use (issue 11 item 2)', () => {
@@ -65,6 +67,33 @@ describe('SCIM values dirsync cannot use (issue 11 item 2)', () => {
     expect(snapshot.warnings.map((w) => w.message)).toEqual([
       `SCIM user id1: ${CARD_PATH} value "AB-77" is not a string of digits: the organization's smart cards are left as they are`,
     ]);
+  });
+
+  it('logs each value it cannot use, as the LDAP and LDIF sources do', async () => {
+    // Arrange
+    let logged = '';
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logged += chunk.toString();
+        done();
+      },
+    });
+    const source = sourceWith(
+      [
+        aScimUser('ann@corp.test', {
+          schemas: [USER, ENTERPRISE],
+          [ENTERPRISE]: { employeeNumber: 'AB-77' },
+        }),
+      ],
+      createLogger({ level: 'warn', format: 'json', stream }),
+    );
+
+    // Act
+    await source.read({ groupsOfInterest: [] });
+
+    // Assert
+    expect(logged).toContain('AB-77');
+    expect(logged).toContain('SCIM user id1');
   });
 
   it('makes the logins unknown for a login name with ESC and a newline', async () => {
