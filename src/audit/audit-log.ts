@@ -2,7 +2,6 @@ import {
   closeSync,
   fstatSync,
   fsyncSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -13,6 +12,7 @@ import {
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { DirsyncError } from '../errors.js';
+import { makeFolder } from '../state/fs-errors.js';
 
 /**
  * One line of the audit trail: an action and what became of it, or (kind `run`) a run that
@@ -164,14 +164,16 @@ export class AuditLog implements AuditSink {
         this.sync();
         if (this.fd !== undefined) closeSync(this.fd);
         this.fd = undefined;
-        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        // Not mkdirSync({ recursive }): it spins for ever under /proc (makeFolder says why).
+        makeFolder(this.dir, 'create the audit folder', 0o700);
         this.fd = openSync(path, 'a+', 0o600);
         this.fileName = name;
         if (endsTorn(this.fd)) writeSync(this.fd, '\n');
       }
       if (text !== '') writeSync(this.fd!, text);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      const errno = error instanceof DirsyncError ? error.cause : error;
+      const code = (errno as NodeJS.ErrnoException | undefined)?.code ?? 'error';
       throw new DirsyncError(`audit log ${path} cannot be written (${code})`, {
         cause: error,
         hint: `make ${this.dir} writable by dirsync, or point audit.path at a folder that is`,

@@ -45,7 +45,7 @@ function plain(error: NodeJS.ErrnoException): string {
  * 100% CPU forever where a parent exists but refuses children with ENOENT (under /proc): this
  * walks up once and creates each level once, so every failure ends with its error.
  */
-export function makeFolder(dir: string, doing = 'create the state folder'): void {
+export function makeFolder(dir: string, doing = 'create the state folder', mode?: number): void {
   const missing: string[] = [];
   for (let d = dir; ; d = dirname(d)) {
     let exists: boolean;
@@ -61,7 +61,7 @@ export function makeFolder(dir: string, doing = 'create the state folder'): void
   }
   for (const d of missing.reverse()) {
     try {
-      mkdirSync(d);
+      mkdirSync(d, mode);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST' && isFolder(d)) continue;
       throw stateFsError(doing, d, error);

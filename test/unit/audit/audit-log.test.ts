@@ -168,6 +168,22 @@ describe('AuditLog', () => {
     expect((caught as DirsyncError).hint).toContain('audit.path');
   });
 
+  it('fails at once, naming audit.path, for a folder under /proc (where a recursive mkdir spins)', () => {
+    const log = new AuditLog('/proc/dirsync-audit/audit', { keepDays: 400 });
+
+    let caught: unknown;
+    try {
+      log.open();
+    } catch (error) {
+      caught = error;
+    }
+
+    expect(caught).toBeInstanceOf(DirsyncError);
+    expect((caught as DirsyncError).message).toContain('/proc/dirsync-audit/audit');
+    expect((caught as DirsyncError).message).not.toContain('(error)');
+    expect((caught as DirsyncError).hint).toContain('audit.path');
+  });
+
   it('lives beside the state record unless audit.path is set', () => {
     expect(auditDir({ audit: {}, state: { path: '/var/lib/dirsync/dirsync.json' } })).toBe(
       '/var/lib/dirsync/audit',
