@@ -7,7 +7,6 @@ import { Notifier } from '../notify/notifier.js';
 import type { Plan } from '../reconcile/model.js';
 import { planProblems } from '../reconcile/apply.js';
 import { pendingToggles } from '../reconcile/pending-toggles.js';
-import { escapeControl } from '../text.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
 import { applyRun, planRun } from '../reconcile/run.js';
 import { configPath, openRunContext } from './context.js';
@@ -41,7 +40,7 @@ export async function planCommand(
         ctx.io.stdout.write(
           `\n${pending.length} suspension toggle(s) sent by an earlier run are not verified yet (${pending
             .slice(0, 5)
-            .map((p) => escapeControl(p.email))
+            .map((p) => printable(p.email))
             .join(
               ', ',
             )}${pending.length > 5 ? ', ...' : ''}): \`dirsync apply\` first waits api.settleMs from when each was sent, re-reads, and reports whether it landed; this plan may change then.\n`,
@@ -54,7 +53,7 @@ export async function planCommand(
           return `holds back these ${n} actions; the rest applies`;
         };
         ctx.io.stdout.write(
-          `\nSafety rails that \`dirsync apply\` would trip:\n${planned.trips.map((t) => `  ${t.rail}: ${t.message} (${scope(t)})`).join('\n')}\n`,
+          `\nSafety rails that \`dirsync apply\` would trip:\n${planned.trips.map((t) => `  ${t.rail}: ${printable(t.message)} (${scope(t)})`).join('\n')}\n`,
         );
       }
       if (opts.out !== undefined)
@@ -161,7 +160,7 @@ export async function applyCommand(
         ctx.io.stdout.write(
           `\nHeld back by safety budgets, not sent (${report.held.length}):\n` +
             report.held
-              .map((h) => `  held ${h.kind} ${printable(h.email)}: ${h.heldBy}\n`)
+              .map((h) => `  held ${h.kind} ${printable(h.email)}: ${printable(h.heldBy)}\n`)
               .join('') +
             `Everything else was applied. The held actions are saved in ${report.planFile ?? '(not saved)'}.\n` +
             `Review them, then apply exactly them with: dirsync apply${cfg} --plan ${report.planFile ?? 'FILE'}\n` +
@@ -169,10 +168,10 @@ export async function applyCommand(
         );
       }
       for (const u of report.unclear)
-        ctx.io.stdout.write(`  UNCLEAR ${u.kind} ${escapeControl(u.email)}: ${u.reason}\n`);
+        ctx.io.stdout.write(`  UNCLEAR ${u.kind} ${printable(u.email)}: ${printable(u.reason)}\n`);
       for (const v of report.togglesVerified)
         ctx.io.stdout.write(
-          `  earlier toggle of ${escapeControl(v.email)} verified: ${escapeControl(v.detail)}\n`,
+          `  earlier toggle of ${printable(v.email)} verified: ${printable(v.detail)}\n`,
         );
       if (report.stopped !== undefined)
         ctx.io.stdout.write(
