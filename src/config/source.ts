@@ -38,7 +38,7 @@ const Attributes = z.strictObject({
   groupName: z.string().optional(),
 });
 
-const Flavor = z.enum(['ad', 'openldap']);
+const Flavor = z.enum(['ad', 'openldap', '389ds']);
 
 /** An LDAP filter; an empty one is refused rather than read as "everything". */
 const nonEmptyFilter = z

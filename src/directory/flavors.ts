@@ -20,10 +20,10 @@ export interface AttributeMap {
   groupName: string;
 }
 
-export type FlavorName = 'ad' | 'openldap';
+export type FlavorName = 'ad' | 'openldap' | '389ds';
 export type NestedStrategy = 'inChain' | 'client';
 
-/** Everything that differs between Active Directory and OpenLDAP, in one object each. */
+/** Everything that differs between Active Directory, OpenLDAP and 389-DS, in one object each. */
 export interface Flavor {
   name: FlavorName;
   attributes: AttributeMap;
@@ -99,6 +99,34 @@ export const activeDirectory: Flavor = {
   },
 };
 
+const MS_PER_DAY = 86_400_000;
+
+/**
+ * RFC 2307 shadowExpire: the day (days since 1970-01-01 UTC) from which the account is expired,
+ * as shadow-utils reads it: expired once today (UTC) has reached that day. 0, -1, empty and
+ * anything not an integer mean "never" (shadow(5): 0 "should not be used", -1 is "never").
+ */
+export function shadowExpired(entry: RawEntry, now: Date): boolean {
+  const value = firstValue(entry, 'shadowExpire')?.trim();
+  if (value === undefined || !/^-?\d+$/.test(value)) return false;
+  const day = Number(value);
+  return day > 0 && Math.floor(now.getTime() / MS_PER_DAY) >= day;
+}
+
+/** A GeneralizedTime (`20261231235959Z`, fractions and offsets allowed) as a Date. */
+export function generalizedTimeToDate(value: string): Date | undefined {
+  const m =
+    /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})?(\d{2})?(?:[.,]\d+)?(Z|[+-]\d{2}(?:\d{2})?)$/.exec(
+      value.trim(),
+    );
+  if (m === null) return undefined;
+  const [, y, mo, d, h, mi = '00', sec = '00', zone = 'Z'] = m;
+  const offset =
+    zone === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.length === 5 ? zone.slice(3) : '00'}`;
+  const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${sec}${offset}`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
 export const openLdap: Flavor = {
   name: 'openldap',
   attributes: {
@@ -118,7 +146,7 @@ export const openLdap: Flavor = {
   groupFilter:
     '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))',
   binaryAttributes: [],
-  statusAttributes: ['pwdAccountLockedTime'],
+  statusAttributes: ['pwdAccountLockedTime', 'shadowExpire'],
   nested: 'client',
   decodeId(entry, attribute) {
     return firstValue(entry, attribute);
@@ -129,15 +157,84 @@ export const openLdap: Flavor = {
     // it with wrong passwords, so it must not suspend people in the organization.
     return values(entry, 'pwdAccountLockedTime').some((v) => v.trim() === '000001010000Z');
   },
-  expired() {
-    return false;
+  expired(entry, now) {
+    // shadowInactive is not read: it counts from a password expiry (shadowLastChange +
+    // shadowMax), which is about passwords, and many trees never update shadowLastChange.
+    return shadowExpired(entry, now);
   },
 };
 
-export const FLAVORS: Record<FlavorName, Flavor> = { ad: activeDirectory, openldap: openLdap };
+/**
+ * 389 Directory Server, and what is built on it: Red Hat Directory Server, FreeIPA / Red Hat
+ * IdM. `nsAccountLock: TRUE` is how `dsidm account lock` and `ipa user-disable` disable an
+ * account (also as a virtual value from a locked role); nsUniqueId is kept across renames and
+ * moves; the memberOf plugin keeps `memberOf` (nested groups included) on members.
+ */
+export const ds389: Flavor = {
+  name: '389ds',
+  attributes: {
+    id: 'nsUniqueId',
+    email: 'mail',
+    aliases: [],
+    firstName: 'givenName',
+    lastName: 'sn',
+    logins: ['uid'],
+    smartcards: undefined,
+    memberOf: 'memberOf',
+    members: ['member', 'uniqueMember'],
+    memberUid: 'memberUid',
+    groupName: 'cn',
+  },
+  // nsPerson: the person object class of `dsidm user create` (389-DS 1.4+), not an inetOrgPerson.
+  userFilter: '(|(objectClass=inetOrgPerson)(objectClass=nsPerson))',
+  groupFilter:
+    '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))',
+  binaryAttributes: [],
+  // Operational attributes: returned only when asked for by name.
+  statusAttributes: ['nsAccountLock', 'shadowExpire', 'krbPrincipalExpiration'],
+  nested: 'client',
+  decodeId(entry, attribute) {
+    return firstValue(entry, attribute);
+  },
+  disabled(entry) {
+    // The server itself refuses binds when the value is "true" in any case.
+    return values(entry, 'nsAccountLock').some((v) => v.trim().toLowerCase() === 'true');
+  },
+  expired(entry, now) {
+    // krbPrincipalExpiration: FreeIPA's account expiry (`ipa user-mod --principal-expiration`).
+    const value = firstValue(entry, 'krbPrincipalExpiration');
+    const at = value === undefined ? undefined : generalizedTimeToDate(value);
+    return (at !== undefined && at.getTime() <= now.getTime()) || shadowExpired(entry, now);
+  },
+};
+
+export const FLAVORS: Record<FlavorName, Flavor> = {
+  ad: activeDirectory,
+  openldap: openLdap,
+  '389ds': ds389,
+};
 
 /** AD's RootDSE lists LDAP_CAP_ACTIVE_DIRECTORY_OID among supportedCapabilities. */
 export const AD_CAPABILITY_OID = '1.2.840.113556.1.4.800';
+
+/**
+ * 389-DS names itself in the RootDSE: `vendorName: 389 Project` (389-DS, FreeIPA), `Red Hat,
+ * Inc.` (Red Hat Directory Server), and `vendorVersion: 389-Directory/2.3.1 ...`
+ * (`Red Hat-Directory/...`, `Fedora-Directory/...` on older builds).
+ */
+function is389(rootDse: RawEntry): boolean {
+  return (
+    values(rootDse, 'vendorName').some((v) => /^\s*(389 Project|Red Hat\b)/i.test(v)) ||
+    values(rootDse, 'vendorVersion').some((v) => /^\s*(389|Red Hat|Fedora)-Directory\//i.test(v))
+  );
+}
+
+/** The flavor a server's RootDSE says it is: AD, 389-DS, or else OpenLDAP (the generic one). */
+export function flavorOfRootDse(rootDse: RawEntry | undefined): FlavorName {
+  if (rootDse === undefined) return 'openldap';
+  if (values(rootDse, 'supportedCapabilities').includes(AD_CAPABILITY_OID)) return 'ad';
+  return is389(rootDse) ? '389ds' : 'openldap';
+}
 
 /** The flavor with the config's `attributes` merged over its defaults. */
 export function withAttributes(

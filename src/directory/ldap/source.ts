@@ -4,8 +4,8 @@ import { createSilentLogger, type Logger } from '../../log.js';
 import { assembleSnapshot, logWarnings, mapGroup, mapUser, type MappedUser } from '../build.js';
 import { normalizeDn } from '../dn.js';
 import {
-  AD_CAPABILITY_OID,
   FLAVORS,
+  flavorOfRootDse,
   withAttributes,
   type Flavor,
   type FlavorName,
@@ -69,8 +69,7 @@ export function groupAttributes(flavor: Flavor, rangeSize: number | undefined): 
 }
 
 export function detectFlavor(rootDse: RawEntry | undefined): FlavorName {
-  const caps = rootDse === undefined ? [] : values(rootDse, 'supportedCapabilities');
-  return caps.includes(AD_CAPABILITY_OID) ? 'ad' : 'openldap';
+  return flavorOfRootDse(rootDse);
 }
 
 /**
