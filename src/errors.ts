@@ -38,17 +38,28 @@ export class ApiError extends DirsyncError {
   }
 }
 
+/** One rail that refused a plan, and what it found. */
+export interface RailRefusal {
+  /** `maxDeletes`, `lastSuper`, ... */
+  readonly rail: string;
+  /** What the rail found, e.g. "the plan removes 30 users (limit 25)". */
+  readonly message: string;
+}
+
 /** A safety rail refused the plan (exit code 3). */
 export class SafetyError extends DirsyncError {
-  /** The rails that refused the plan (`maxDeletes`, `lastSuper`, ...). */
+  /** The rails that refused the plan, each with its message (metrics, audit, notifications). */
+  readonly refusals: readonly RailRefusal[];
+  /** Their names (`maxDeletes`, `lastSuper`, ...). */
   readonly rails: readonly string[];
 
   constructor(
     message: string,
-    options?: { cause?: unknown; hint?: string; rails?: readonly string[] },
+    options?: { cause?: unknown; hint?: string; refusals?: readonly RailRefusal[] },
   ) {
     super(message, options);
-    this.rails = options?.rails ?? [];
+    this.refusals = (options?.refusals ?? []).map(({ rail, message }) => ({ rail, message }));
+    this.rails = this.refusals.map((r) => r.rail);
   }
 }
 

@@ -107,15 +107,10 @@ function runLine(runId: string, time: Date) {
  * is saved elsewhere), the rails that refused it instead, each with its message.
  */
 export function refusedRunEntry(error: SafetyError, runId: string, time: Date): AuditEntry {
-  // railError lists the trips one a line, "  <rail>: <message>", under its first line.
-  const lines = error.message.split('\n');
-  const rails = error.rails.map((rail) => {
-    const line = lines.find((l) => l.trimStart().startsWith(`${rail}: `));
-    return { rail, message: line === undefined ? '' : line.trimStart().slice(rail.length + 2) };
-  });
+  const rails = error.refusals.map(({ rail, message }) => ({ rail, message }));
   return {
     ...runLine(runId, time),
-    reason: lines[0]!.replace(/:$/, ''),
+    reason: error.message.split('\n', 1)[0]!.replace(/:$/, ''),
     outcome: 'refused',
     error: describeError(error),
     rails,

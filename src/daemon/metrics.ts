@@ -16,21 +16,6 @@ export function errorKind(error: unknown): ErrorKind {
   return 'other';
 }
 
-/**
- * The rails a SafetyError names. Reads a structured `rails` field when the error has one, else
- * the "  rail: message" lines `railError` writes.
- */
-export function railsOf(error: SafetyError): string[] {
-  const structured: unknown = (error as { rails?: unknown }).rails;
-  if (Array.isArray(structured)) {
-    return structured.map((r: unknown) =>
-      typeof r === 'string' ? r : String((r as { rail?: unknown }).rail),
-    );
-  }
-  if (!error.message.startsWith('safety rails refused the plan:')) return [];
-  return [...error.message.matchAll(/^ {2}(\w+): /gm)].map((m) => m[1]!);
-}
-
 /** The daemon's metrics, in a registry of their own (never prom-client's global one). */
 export class DaemonMetrics {
   readonly registry = new Registry();
@@ -119,6 +104,6 @@ export class DaemonMetrics {
   recordError(error: unknown): void {
     this.errors.inc({ kind: errorKind(error) });
     if (error instanceof SafetyError)
-      for (const rail of railsOf(error)) this.railsTripped.inc({ rail });
+      for (const rail of error.rails) this.railsTripped.inc({ rail });
   }
 }

@@ -143,11 +143,7 @@ function stopReason(notice: RunNotice): string | undefined {
 /** The rails behind a refusal (from the error) or behind held actions (from the report). */
 function railsOf(notice: RunNotice): Notification['rails'] {
   if (notice.error instanceof SafetyError) {
-    const lines = notice.error.message.split('\n');
-    return notice.error.rails.map((rail) => {
-      const line = lines.find((l) => l.trimStart().startsWith(`${rail}: `));
-      return { rail, message: line === undefined ? '' : line.trimStart().slice(rail.length + 2) };
-    });
+    return notice.error.refusals.map(({ rail, message }) => ({ rail, message }));
   }
   const rails = notice.report?.rails;
   if (rails === undefined || rails.forced === true) return [];

@@ -327,7 +327,7 @@ export function railError(trips: readonly RailTrip[], files: RefusalFiles = {}):
       : `\nNothing was sent. The plan is saved in ${files.planFile}${files.reportFile === undefined ? '' : `; the report in ${files.reportFile}`}`;
   return new SafetyError(
     `safety rails refused the plan:\n${trips.map((t) => `  ${t.rail}: ${t.message}`).join('\n')}${saved}`,
-    { hint, rails: trips.map((t) => t.rail) },
+    { hint, refusals: trips },
   );
 }
 

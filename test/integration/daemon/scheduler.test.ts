@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import winston from 'winston';
 import { Writable } from 'node:stream';
-import { SafetyError } from '../../../src/errors.js';
-import { railsOf } from '../../../src/daemon/metrics.js';
 import { ReadinessTracker } from '../../../src/daemon/readiness.js';
 import { cronTrigger, Scheduler, type Trigger } from '../../../src/daemon/scheduler.js';
-import { railError } from '../../../src/reconcile/run.js';
 
 /** A trigger the test fires by hand. */
 function manualTrigger(intervalMs = 60_000): Trigger & { fire(): void } {
@@ -163,16 +160,5 @@ describe('ReadinessTracker', () => {
     // A run stopped by shutdown is not a complete run: it changes nothing.
     tracker.record({ runId: 'c', outcome: 'aborted', startedAt: at(120), finishedAt: at(126) });
     expect(tracker.check().lastRun?.runId).toBe('b');
-  });
-});
-
-describe('railsOf', () => {
-  it('names the rails of a SafetyError from railError', () => {
-    const error = railError([
-      { rail: 'maxDeletes', message: 'the plan removes 30 users (limit 25)', overridable: true },
-      { rail: 'protectedUsers', message: 'would suspend a protected user: x', overridable: false },
-    ]);
-    expect(railsOf(error)).toEqual(['maxDeletes', 'protectedUsers']);
-    expect(railsOf(new SafetyError('something else: entirely'))).toEqual([]);
   });
 });

@@ -62,10 +62,13 @@ function aNotifier(
 
 const refused: RunNotice = {
   runId: 'run-refused',
-  error: new SafetyError(
-    'safety rails refused the plan:\n  lastSuper: the plan leaves no SUPER\n  emptyRead: the read found no users',
-    { rails: ['lastSuper', 'emptyRead'] },
-  ),
+  // The rails come from the error's structure, not from its message text.
+  error: new SafetyError('safety rails refused the plan', {
+    refusals: [
+      { rail: 'lastSuper', message: 'the plan leaves no SUPER' },
+      { rail: 'emptyRead', message: 'the read found no users' },
+    ],
+  }),
 };
 const failed: RunNotice = {
   runId: 'run-failed',

@@ -271,10 +271,13 @@ describe('audit entries', () => {
   });
 
   it('writes a refused run as one run line with its rails and their messages', () => {
-    const error = new SafetyError(
-      'safety rails refused the plan:\n  protectedUsers: would suspend protected user a@x\n  lastSuper: no SUPER would be left',
-      { rails: ['protectedUsers', 'lastSuper'] },
-    );
+    // The rails come from the error's structure, not from its message text.
+    const error = new SafetyError('safety rails refused the plan:\n(details in the report)', {
+      refusals: [
+        { rail: 'protectedUsers', message: 'would suspend protected user a@x' },
+        { rail: 'lastSuper', message: 'no SUPER would be left' },
+      ],
+    });
 
     const entry = refusedRunEntry(error, 'run3', new Date('2026-11-30T10:00:00Z'));
 
