@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { relative, sep } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import {
   SambaBusyError,
@@ -7,29 +8,31 @@ import {
   type SambaConnection,
   type SambaServer,
 } from './samba.js';
+import { sambaSetup, type QueuedFile } from './samba-setup.js';
 
 /**
  * Starts the one Samba AD DC of this test run (its LDAP ports are fixed, so test files share it)
- * and provides its connection info as `inject('samba')`, if a test file of the run contains that
- * very text `inject('samba')`. Without Samba installed it provides
- * undefined and the Samba tests skip, except in CI (`CI=true`), where that is a failure. Locally
- * the tests also skip when another vitest run holds the machine's one Samba (or ports 389/636), or
- * when `DIRSYNC_TEST_SAMBA=0` (saves the ~6 s startup in unit-test loops); in CI both are ignored.
+ * and provides its connection info as `inject('samba')`, when `sambaSetup` (samba-setup.ts) says
+ * the run needs it: locally when a queued test file uses Samba, in CI (`CI=true`) whenever the run
+ * queues more than unit tests. Locally the Samba tests skip where Samba cannot run (not
+ * installed, not root), when another vitest run holds the machine's one Samba (or ports
+ * 389/636), or when `DIRSYNC_TEST_SAMBA=0` (saves the ~6 s startup in unit-test loops); in CI each
+ * of these is a failure.
  */
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
-  if (!(await someQueuedFileInjectsSamba(project))) {
+  const isCi = process.env.CI === 'true';
+  const decision = sambaSetup({
+    ci: isCi,
+    optedOut: process.env.DIRSYNC_TEST_SAMBA === '0',
+    files: await queuedFiles(project),
+    unavailable: sambaUnavailableReason(),
+  });
+  if (decision.action === 'fail') throw new Error(decision.reason);
+  if (decision.action === 'skip') return skip(project, decision.reason);
+  if (decision.action === 'none') {
     project.provide('samba', undefined);
     return () => Promise.resolve();
   }
-  const isCi = process.env.CI === 'true';
-  const unavailable = sambaUnavailableReason();
-  if (unavailable !== undefined && isCi) {
-    throw new Error(`CI=true and the Samba AD DC cannot run: ${unavailable}`);
-  }
-  const optedOut =
-    !isCi && process.env.DIRSYNC_TEST_SAMBA === '0' ? 'DIRSYNC_TEST_SAMBA=0' : undefined;
-  const skipReason = unavailable ?? optedOut;
-  if (skipReason !== undefined) return skip(project, skipReason);
 
   const started = Date.now();
   let samba: SambaServer;
@@ -64,11 +67,11 @@ function skip(project: TestProject, reason: string): () => Promise<void> {
 }
 
 /**
- * Whether a test file of this run contains `inject('samba')`: `vitest run test/unit` then skips
- * the ~5 s Samba start. The CLI filters live in an internal field of Vitest; if it ever goes
- * away every test file counts as queued, which only costs time.
+ * The test files of this run, with their text: `vitest run test/unit` then skips the ~6 s Samba
+ * start. The CLI filters live in an internal field of Vitest; if it ever goes away every test
+ * file counts as queued, which only costs time.
  */
-async function someQueuedFileInjectsSamba(project: TestProject): Promise<boolean> {
+async function queuedFiles(project: TestProject): Promise<QueuedFile[]> {
   const pattern: unknown = Reflect.get(project.vitest, 'filenamePattern');
   const filters =
     Array.isArray(pattern) && pattern.every((item) => typeof item === 'string')
@@ -76,6 +79,11 @@ async function someQueuedFileInjectsSamba(project: TestProject): Promise<boolean
       : undefined;
   const specs = await project.vitest.globTestSpecifications(filters);
   const files = [...new Set(specs.map((spec) => spec.moduleId))];
-  const sources = await Promise.all(files.map((file) => readFile(file, 'utf8').catch(() => '')));
-  return sources.some((source) => /\binject\(\s*['"]samba['"]\s*\)/.test(source));
+  const root = project.config.root;
+  return Promise.all(
+    files.map(async (file) => ({
+      path: relative(root, file).split(sep).join('/'),
+      source: await readFile(file, 'utf8').catch(() => ''),
+    })),
+  );
 }

@@ -4,8 +4,9 @@ import { normalizeDn } from '../../../src/directory/dn.js';
 import { LdapSource } from '../../../src/directory/ldap/source.js';
 import { DirectoryError, describeError } from '../../../src/errors.js';
 import { addSambaLdif, sambaUnavailableReason, type SambaConnection } from '../../support/samba.js';
+import { sambaOrSkip } from '../../support/samba-setup.js';
 
-const samba = inject('samba');
+const samba = sambaOrSkip(inject('samba'));
 if (samba === undefined) {
   console.warn(
     `Skipping Samba AD reader tests: ${sambaUnavailableReason() ?? 'not started, see the global setup warning'}`,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Client, SizeLimitExceededError, StrongAuthRequiredError, type Entry } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { addSambaLdif, sambaUnavailableReason } from '../../support/samba.js';
+import { sambaOrSkip } from '../../support/samba-setup.js';
 import {
   slapdAvailable,
   slapdUnavailableReason,
@@ -15,7 +16,7 @@ const isCi = process.env.CI === 'true';
 // In CI a missing slapd must fail, not skip: startSlapd then throws and says what to install.
 const skipSlapd = !slapdAvailable() && !isCi;
 if (skipSlapd) console.warn(`Skipping slapd harness tests: ${slapdUnavailableReason() ?? ''}`);
-const samba = inject('samba');
+const samba = sambaOrSkip(inject('samba'));
 if (samba === undefined) {
   console.warn(
     `Skipping Samba harness tests: ${sambaUnavailableReason() ?? 'not started, see the global setup warning'}`,
