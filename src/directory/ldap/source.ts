@@ -192,6 +192,7 @@ export class LdapSource implements DirectorySource {
             effective.push(graph.effectiveGroups(mapped.node));
         }
       }
+      if (count === 0) await assertBaseReadable(conn, base, 'source.users.baseDns');
       usersPerBase[base] = count;
       this.logger.debug('LDAP users read', { base, count });
     }
@@ -293,6 +294,7 @@ export class LdapSource implements DirectorySource {
           groups.push(mapGroup(entry, flavor, members));
         }
       }
+      if (count === 0) await assertBaseReadable(conn, base, 'source.groups.baseDns');
       groupsPerBase[base] = count;
     }
     return {
@@ -307,6 +309,25 @@ interface GroupRead {
   graph: GroupGraph;
   groupNames: Map<string, string>;
   groupsPerBase: Record<string, number>;
+}
+
+/**
+ * A base that gave no entry must at least be there: 389-DS answers a paged search under a DN that
+ * does not exist with success and no entries (not noSuchObject), and so does a server that hides
+ * the base from the bind account. One base-scope read tells an empty base from a missing one.
+ */
+async function assertBaseReadable(conn: LdapConnection, base: string, key: string): Promise<void> {
+  const found = await conn.searchAll(base, {
+    scope: 'base',
+    filter: '(objectClass=*)',
+    attributes: ['1.1'],
+    pageSize: 1,
+  });
+  if (found.length > 0) return;
+  throw new DirectoryError(
+    `search of ${base} on ${conn.url}: the base DN does not exist or the bind account cannot read it`,
+    { hint: `check ${key} and the bind account's read rights (ACIs) on that entry` },
+  );
 }
 
 function missingGroup(groupDn: string, cause: unknown): DirectoryError {
