@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { Config } from '../config/schema.js';
 import type { Env } from '../config/load.js';
 import { ConfigError, type ExitCode } from '../errors.js';
-import { Notifier } from '../notify/notifier.js';
+import type { Notifier } from '../notify/notifier.js';
 import type { Plan } from '../reconcile/model.js';
 import { planProblems } from '../reconcile/apply.js';
 import { pendingToggles } from '../reconcile/pending-toggles.js';
@@ -126,7 +126,11 @@ export async function applyCommand(
       signal: stop.signal,
     });
     const runId = run.runId;
-    notifier = Notifier.forConfig(run.loaded.config, { logger: run.logger, env: ctx.env });
+    // Without webhooks there is nothing to notify: the notifier's code is not even loaded.
+    if (run.loaded.config.notify.webhooks.length > 0) {
+      const { Notifier } = await import('../notify/notifier.js');
+      notifier = Notifier.forConfig(run.loaded.config, { logger: run.logger, env: ctx.env });
+    }
     const { report, reportFile, plan } = await applyRun(run.deps, {
       runId: run.runId,
       force: opts.force === true,
@@ -137,7 +141,7 @@ export async function applyCommand(
       notifier?.runFinished({ runId, error });
       throw error;
     });
-    notifier.runFinished({ runId, report });
+    notifier?.runFinished({ runId, report });
     if (opts.json === true) {
       ctx.io.stdout.write(jsonText(report) + '\n');
     } else {

@@ -1,16 +1,13 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, DirsyncError, describeError, exitCodeFor, type ExitCode } from '../errors.js';
-import { createLogger } from '../log.js';
 import { escapeControl } from '../text.js';
-import { loadFaultsFile } from '../mock/faults.js';
-import { loadSeedFile } from '../mock/seed.js';
-import { startMockServer } from '../mock/server.js';
 import type { Env } from '../config/load.js';
-import { applyCommand, configSchemaCommand, planCommand } from './commands.js';
-import { daemonCommand } from './daemon-command.js';
-import { demoCommand } from './demo.js';
-import { historyCommand } from './history.js';
-import { checkCommand, explainCommand } from './inspect.js';
+import type { MockApiOptions } from './mock-api-command.js';
+
+// Fast start: this module imports only commander and the error texts. Each command's action
+// imports its own modules when it runs (`await import(...)`), so `--version` and `--help` load no
+// ldapts, undici, zod, winston or prom-client, and a plan loads no daemon, mock or SCIM code.
+// A new command follows the same pattern (test/e2e/lazy-loading.test.ts checks it).
 
 const VERSION = '0.1.0';
 
@@ -51,6 +48,7 @@ function buildProgram(
     .option('--json', 'print the plan as one JSON object')
     .option('--out <file>', 'save the plan for review; apply exactly it with `apply --plan`')
     .action(async (opts: { config?: string; json?: boolean; out?: string }) => {
+      const { planCommand } = await import('./commands.js');
       result.code = await planCommand(ctx, opts);
     });
 
@@ -65,6 +63,7 @@ function buildProgram(
     .option('--force', 'apply even when a budget rail (maxDeletes, maxSuspends, ...) trips')
     .option('--json', 'print the run report as JSON')
     .action(async (opts: { config?: string; plan?: string; force?: boolean; json?: boolean }) => {
+      const { applyCommand } = await import('./commands.js');
       result.code = await applyCommand(ctx, opts);
     });
 
@@ -75,6 +74,7 @@ function buildProgram(
     )
     .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
     .action(async (opts: { config?: string }) => {
+      const { daemonCommand } = await import('./daemon-command.js');
       result.code = await daemonCommand(ctx, opts);
     });
 
@@ -85,6 +85,7 @@ function buildProgram(
     )
     .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
     .action(async (opts: { config?: string }) => {
+      const { checkCommand } = await import('./inspect.js');
       result.code = await checkCommand(ctx, opts);
     });
 
@@ -96,6 +97,7 @@ function buildProgram(
     )
     .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
     .action(async (email: string, opts: { config?: string }) => {
+      const { explainCommand } = await import('./inspect.js');
       result.code = await explainCommand(ctx, email, opts);
     });
 
@@ -107,7 +109,11 @@ function buildProgram(
     .option('--since <when>', 'only entries since a duration ago (7d, 12h) or a date (2026-11-01)')
     .option('--json', 'print the entries as JSON Lines, one object a line')
     .action(
-      (user: string | undefined, opts: { config?: string; since?: string; json?: boolean }) => {
+      async (
+        user: string | undefined,
+        opts: { config?: string; since?: string; json?: boolean },
+      ) => {
+        const { historyCommand } = await import('./history.js');
         result.code = historyCommand(ctx, user, opts);
       },
     );
@@ -116,6 +122,7 @@ function buildProgram(
     .command('demo')
     .description('the embedded demo: mock API + bundled directory; plan, apply, plan again')
     .action(async () => {
+      const { demoCommand } = await import('./demo.js');
       result.code = await demoCommand(ctx);
     });
 
@@ -124,7 +131,8 @@ function buildProgram(
     .description('about the config file')
     .command('schema')
     .description('print the JSON Schema of the config file')
-    .action(() => {
+    .action(async () => {
+      const { configSchemaCommand } = await import('./commands.js');
       result.code = configSchemaCommand(ctx);
     });
 
@@ -140,36 +148,10 @@ function buildProgram(
     )
     .option('--log-level <level>', 'error, warn, info or debug', 'info')
     .addHelpText('after', MOCK_API_HELP)
-    .action(
-      async (opts: {
-        seed: string;
-        port: number;
-        host: string;
-        faults?: string;
-        logLevel: string;
-      }) => {
-        const logger = createLogger({ level: opts.logLevel as 'info', stream: io.stderr });
-        const seed = loadSeedFile(opts.seed);
-        const faults = opts.faults === undefined ? undefined : loadFaultsFile(opts.faults);
-        const server = await startMockServer({
-          seed,
-          faults,
-          port: opts.port,
-          host: opts.host,
-          logger,
-        });
-        io.stdout.write(`mock Users API listening on ${server.url}\n`);
-        running.push(
-          new Promise<void>((resolve) => {
-            const stop = (): void => {
-              void server.close().then(resolve);
-            };
-            process.once('SIGINT', stop);
-            process.once('SIGTERM', stop);
-          }),
-        );
-      },
-    );
+    .action(async (opts: MockApiOptions) => {
+      const { mockApiCommand } = await import('./mock-api-command.js');
+      running.push((await mockApiCommand(ctx, opts)).closed);
+    });
 
   return program;
 }
