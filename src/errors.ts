@@ -95,7 +95,8 @@ export function exitCodeFor(error: unknown): ExitCode {
  * The message of an error and of its causes, each said once, without stack traces. A wrapper's
  * message often quotes its cause already (`GET /user failed (503): HTTP 503 (gave up after 5
  * attempts)` around `GET /user failed (503): HTTP 503`): a cause whose text has been said is
- * left out, and a cause that restates the message before it and adds to it replaces it.
+ * left out, and a cause that restates the message before it and adds to it replaces it; a
+ * system error whose code (ENOENT, EADDRINUSE) the text has named is left out too.
  */
 export function describeError(error: unknown): string {
   const parts: string[] = [];
@@ -112,7 +113,11 @@ export function describeError(error: unknown): string {
           : (JSON.stringify(current) ?? typeof current);
     const said = parts.join(': ');
     const last = parts[parts.length - 1];
-    if (message === '' || said.includes(message)) {
+    // A system error wrapped with its code (`cannot be read (ENOENT)`) adds only Node's wording
+    // of that code and the path the wrapper names already.
+    const code = current instanceof Error ? (current as NodeJS.ErrnoException).code : undefined;
+    const codeSaid = depth > 0 && typeof code === 'string' && code !== '' && said.includes(code);
+    if (message === '' || said.includes(message) || codeSaid) {
       // Said already.
     } else if (last !== undefined && message.includes(last)) {
       parts[parts.length - 1] = message;

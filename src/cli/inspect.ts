@@ -7,6 +7,7 @@ import type { ExitCode } from '../errors.js';
 import { ApiError, ConfigError, describeError } from '../errors.js';
 import { matchUsers } from '../reconcile/match.js';
 import type { OrgDetails } from '../reconcile/model.js';
+import { checkConfigFiles } from '../config/load.js';
 import { durationMs } from '../config/schema.js';
 import { desiredRank, detailReadsNeeded, inScope, plan } from '../reconcile/plan.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
@@ -119,6 +120,7 @@ export async function checkCommand(ctx: CommandEnv, opts: { config?: string }): 
   };
   try {
     const { config } = run.deps;
+    checkConfigFiles(run.loaded);
     out(`config     ${path}: valid`);
     for (const line of checkStateFolder(run)) out(line);
     const { snapshot, organization, dirMs } = await readBoth(run);

@@ -1,8 +1,16 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { filterProblem } from '../directory/filter.js';
 import { ConfigError } from '../errors.js';
-import { formatPath, readStructuredFile } from './file.js';
+import {
+  formatPath,
+  formatWhere,
+  issueMessage,
+  readStructuredSource,
+  type LineOf,
+} from './file.js';
 import { Config } from './schema.js';
 
 /** Secrets read from `${ENV}`, `*File` keys or inline values; never part of what is printed. */
@@ -17,6 +25,8 @@ export interface LoadedConfig {
   config: Config;
   secrets: Secrets;
   path: string;
+  /** The line each key is written on in the file (YAML), for messages about the keys. */
+  lineOf?: LineOf;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -91,28 +101,60 @@ function knownKeys(schema: z.ZodType, path: readonly PropertyKey[], data: unknow
   return current instanceof z.ZodObject ? Object.keys(current.shape) : [];
 }
 
-/** Validates a config object; every problem names its key path and what is allowed. */
-export function parseConfig(data: unknown, path: string): Config {
+/**
+ * Problems the schema cannot see: LDAP filters that do not parse. Found here, a bad filter is a
+ * config error naming its key, not a failed search against the server.
+ */
+function filterProblems(config: Config): { path: string[]; message: string }[] {
+  const source = config.source;
+  if (source.type === 'scim') return [];
+  const found: { path: string[]; message: string }[] = [];
+  for (const part of ['users', 'groups'] as const) {
+    const filter = source[part].filter;
+    const problem = filter === undefined ? undefined : filterProblem(filter);
+    if (problem !== undefined)
+      found.push({
+        path: ['source', part, 'filter'],
+        message: `not a valid LDAP filter: ${problem}`,
+      });
+  }
+  return found;
+}
+
+/**
+ * Validates a config object; every problem names its key path, the line it is on (when
+ * `lineOf` knows it) and what is allowed.
+ */
+export function parseConfig(data: unknown, path: string, lineOf?: LineOf): Config {
   const result = Config.safeParse(data);
-  if (result.success) return result.data;
-  const lines = result.error.issues.slice(0, 12).map((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      const known = knownKeys(Config, issue.path, data);
-      return issue.keys
-        .map((key) => {
-          const where = formatPath([...issue.path, key]);
-          const close = known
-            .map((k) => ({ k, d: levenshtein(k.toLowerCase(), key.toLowerCase()) }))
-            .filter((x) => x.d <= Math.max(2, Math.floor(key.length / 3)))
-            .sort((a, b) => a.d - b.d)[0];
-          const hint =
-            close === undefined ? `allowed here: ${known.join(', ')}` : `did you mean ${close.k}?`;
-          return `  ${where}: unknown key; ${hint}`;
-        })
-        .join('\n');
-    }
-    return `  ${formatPath(issue.path)}: ${issue.message}`;
-  });
+  let lines: string[];
+  if (result.success) {
+    lines = filterProblems(result.data).map(
+      (p) => `  ${formatWhere(p.path, lineOf)}: ${p.message}`,
+    );
+    if (lines.length === 0) return result.data;
+  } else {
+    lines = result.error.issues.slice(0, 12).map((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        const known = knownKeys(Config, issue.path, data);
+        return issue.keys
+          .map((key) => {
+            const where = formatWhere([...issue.path, key], lineOf);
+            const close = known
+              .map((k) => ({ k, d: levenshtein(k.toLowerCase(), key.toLowerCase()) }))
+              .filter((x) => x.d <= Math.max(2, Math.floor(key.length / 3)))
+              .sort((a, b) => a.d - b.d)[0];
+            const hint =
+              close === undefined
+                ? `allowed here: ${known.join(', ')}`
+                : `did you mean ${close.k}?`;
+            return `  ${where}: unknown key; ${hint}`;
+          })
+          .join('\n');
+      }
+      return `  ${formatWhere(issue.path, lineOf)}: ${issueMessage(issue, data)}`;
+    });
+  }
   throw new ConfigError(`config ${path} is invalid:\n${lines.join('\n')}`, {
     hint: `correct the keys named above in ${path}; \`dirsync config schema\` prints every key`,
   });
@@ -134,12 +176,46 @@ function readSecretFile(file: string, key: string, baseDir: string): string {
 }
 
 /**
+ * A CA file that can be read and holds at least one PEM certificate, each of which parses.
+ */
+function checkCaFile(file: string, path: string[], lineOf: LineOf): void {
+  const key = path.join('.');
+  const where = formatWhere(path, lineOf);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(
+      `config key ${where} names ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      { hint: `point ${key} at the PEM file of the CA certificate, readable by dirsync` },
+    );
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  const fix = `point ${key} at the CA certificate in PEM form (a DER .cer converts with: openssl x509 -inform der -in ca.cer -out ca.pem)`;
+  if (blocks.length === 0)
+    throw new ConfigError(
+      `config key ${where} names ${file}, which holds no PEM certificate (no -----BEGIN CERTIFICATE----- block)`,
+      { hint: fix },
+    );
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new ConfigError(
+        `config key ${where} names ${file}, whose certificate ${i + 1} of ${blocks.length} does not parse`,
+        { hint: fix },
+      );
+    }
+  });
+}
+
+/**
  * Loads the config: YAML, `${ENV}` expanded, validated, and the secrets resolved from
  * `bindPasswordFile` / `tokenFile` (relative to the config file) or inline values.
  */
 export function loadConfig(path: string, env: Env): LoadedConfig {
-  const raw = readStructuredFile(path, 'config');
-  const config = parseConfig(expandEnv(raw, env), path);
+  const file = readStructuredSource(path, 'config');
+  const config = parseConfig(expandEnv(file.data, env), path, file.lineOf);
   const baseDir = dirname(resolve(path));
   let token = config.api.token;
   if (config.api.tokenFile !== undefined) {
@@ -213,5 +289,20 @@ export function loadConfig(path: string, env: Env): LoadedConfig {
     config,
     secrets: { bindPassword, token, ...(scimTokens === undefined ? {} : { scimTokens }) },
     path,
+    lineOf: file.lineOf,
   };
+}
+
+/**
+ * The files the config names that a run reads only when it connects (the CA files): checked by
+ * `check` and `config validate` before they call the config valid, so that "valid" never hides a
+ * CA file the first TLS connection would fail on. Paths are those of a loaded config (absolute).
+ */
+export function checkConfigFiles(loaded: Pick<LoadedConfig, 'config' | 'lineOf'>): void {
+  const { config } = loaded;
+  const lineOf = loaded.lineOf ?? ((): undefined => undefined);
+  if (config.source.type === 'ldap' && config.source.tls.caFile !== undefined)
+    checkCaFile(config.source.tls.caFile, ['source', 'tls', 'caFile'], lineOf);
+  if (config.api.tls.caFile !== undefined)
+    checkCaFile(config.api.tls.caFile, ['api', 'tls', 'caFile'], lineOf);
 }

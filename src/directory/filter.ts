@@ -25,6 +25,26 @@ export function compileFilter(filter: string): EntryPredicate {
   return compile(FilterParser.parseString(filter));
 }
 
+/**
+ * Why `filter` is not a valid LDAP filter (RFC 4515), or undefined when it is. Stricter than
+ * ldapts' parser, which closes unbalanced parentheses itself: an unescaped parenthesis in a
+ * filter is always structure (a value writes one as \\28 or \\29), so they must balance.
+ */
+export function filterProblem(filter: string): string | undefined {
+  let depth = 0;
+  for (const c of filter) {
+    if (c === '(') depth++;
+    else if (c === ')' && --depth < 0) return 'a ")" closes more parentheses than were opened';
+  }
+  if (depth > 0) return `${depth} "(" not closed`;
+  try {
+    FilterParser.parseString(filter);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.replace(/\. Full string: .*$/s, '');
+  }
+}
+
 function valuesOf(entry: RawEntry, attribute: string): string[] {
   const vals = values(entry, attribute).map((v) => v.toLowerCase());
   // AD's objectCategory holds a schema DN but filters name it by its short form (person).

@@ -156,4 +156,25 @@ describe('dirsync check', () => {
     },
     15_000,
   );
+
+  it('refuses a CA file that is not PEM before it calls the config valid', async () => {
+    const { configFile } = await demoConfig((c, written) => {
+      const ca = join(dirname(written.configFile), 'ldap-ca.pem');
+      writeFileSync(ca, 'this is not a certificate\n');
+      // Nothing listens on port 1: only the config is under test.
+      c['source'] = {
+        type: 'ldap',
+        urls: ['ldaps://127.0.0.1:1'],
+        tls: { caFile: ca },
+        users: { baseDns: ['dc=corp,dc=example,dc=com'] },
+      };
+    });
+
+    const result = await runCli(['check', '--config', configFile]);
+
+    expect(result.code).toBe(2);
+    expect(result.stdout).not.toContain('valid');
+    expect(result.stderr).toContain('config key source.tls.caFile');
+    expect(result.stderr).toContain('which holds no PEM certificate');
+  });
 });

@@ -41,7 +41,7 @@ describe('dirsync CLI', () => {
     const unknown = await runCli(['plan', '--config', typo]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain(
-      'rules.scope.emailDomain: unknown key; did you mean emailDomains?',
+      'rules.scope.emailDomain (line 3): unknown key; did you mean emailDomains?',
     );
 
     const secret = join(dir, 'secret.yaml');

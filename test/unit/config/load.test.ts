@@ -1,8 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/load.js';
+import { checkConfigFiles, loadConfig } from '../../../src/config/load.js';
+import { readStructuredFile } from '../../../src/config/file.js';
+import { describeError } from '../../../src/errors.js';
 import { configErrorOf } from '../../support/errors.js';
 
 function aConfigFile(yaml: string, files: Record<string, string> = {}): string {
@@ -62,7 +64,9 @@ describe('loadConfig', () => {
         DIRSYNC_API_TOKEN: 't',
       }),
     );
-    expect(error.message).toContain('safety.maxDelete: unknown key; did you mean maxDeletes?');
+    expect(error.message).toMatch(
+      /safety\.maxDelete \(line \d+\): unknown key; did you mean maxDeletes\?/,
+    );
     expect(error.hint).toContain('config schema');
   });
 
@@ -72,7 +76,9 @@ describe('loadConfig', () => {
         DIRSYNC_API_TOKEN: 't',
       }),
     );
-    expect(error.message).toContain('source.pagesize: unknown key; did you mean pageSize?');
+    expect(error.message).toContain(
+      'source.pagesize (line 9): unknown key; did you mean pageSize?',
+    );
   });
 
   it('names the key and what is allowed for a wrong type or value', () => {
@@ -81,7 +87,9 @@ describe('loadConfig', () => {
         DIRSYNC_API_TOKEN: 't',
       }),
     );
-    expect(error.message).toMatch(/rules.removed.action: .*"delete"\|"suspend"\|"ignore"/);
+    expect(error.message).toMatch(
+      /rules\.removed\.action \(line \d+\): expected one of delete, suspend, ignore/,
+    );
   });
 
   it('refuses an empty LDAP filter instead of reading it as "everything"', () => {
@@ -92,7 +100,9 @@ describe('loadConfig', () => {
     const error = configErrorOf(() =>
       loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), { DIRSYNC_API_TOKEN: 't' }),
     );
-    expect(error.message).toContain('source.groups.filter: an empty filter is not allowed');
+    expect(error.message).toContain(
+      'source.groups.filter (line 12): an empty filter is not allowed',
+    );
   });
 
   it('refuses DNs that a YAML flow list split at their commas', () => {
@@ -101,7 +111,7 @@ describe('loadConfig', () => {
       loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), { DIRSYNC_API_TOKEN: 't' }),
     );
     expect(error.message).toContain(
-      'rules.ranks.ADMIN: these look like pieces of DNs split at their commas',
+      'rules.ranks.ADMIN (line 14): these look like pieces of DNs split at their commas',
     );
   });
 
@@ -109,5 +119,97 @@ describe('loadConfig', () => {
     const yaml = minimal().replace('  bindPasswordFile: ldap-password\n', '');
     const error = configErrorOf(() => loadConfig(aConfigFile(yaml), { DIRSYNC_API_TOKEN: 't' }));
     expect(error.message).toContain('source.bindDn is set but no password is');
+  });
+
+  it('says "required" for a missing key, and gives the line of its section', () => {
+    const yaml = minimal().replace(
+      '    baseDns:\n      - OU=Staff,DC=corp,DC=example,DC=com\n',
+      '    filter: (objectClass=user)\n',
+    );
+    const error = configErrorOf(() =>
+      loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), { DIRSYNC_API_TOKEN: 't' }),
+    );
+    expect(error.message).toMatch(/^ {2}source\.users\.baseDns \(line 6\): required$/m);
+    expect(error.message).not.toContain('Invalid input');
+  });
+
+  it('says what a wrong type should be, and the line it is on, never the value', () => {
+    const error = configErrorOf(() =>
+      loadConfig(aConfigFile(minimal('safety:\n  maxDeletes: lots\n'), { 'ldap-password': 'x' }), {
+        DIRSYNC_API_TOKEN: 't',
+      }),
+    );
+    expect(error.message).toContain('  safety.maxDeletes (line 15): expected a number, found text');
+    expect(error.message).not.toContain('lots');
+  });
+
+  it('names the source types when source.type is missing', () => {
+    const yaml = minimal().replace('  type: ldap\n', '');
+    const error = configErrorOf(() =>
+      loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), { DIRSYNC_API_TOKEN: 't' }),
+    );
+    expect(error.message).toContain('source.type (line 1): required: one of ldap, ldif, scim');
+  });
+
+  it.each([
+    ['(&(objectClass=user)(mail=*)', '1 "(" not closed'],
+    ['(objectClass=user))', 'a ")" closes more parentheses than were opened'],
+    ['(mail=\\zz)', 'Invalid escaped hex character'],
+  ])('refuses the invalid LDAP filter %s as a config error naming the key', (filter, why) => {
+    const yaml = minimal('', `  groups:\n    filter: '${filter}'\n`);
+    const error = configErrorOf(() =>
+      loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), { DIRSYNC_API_TOKEN: 't' }),
+    );
+    expect(error.message).toContain(
+      `  source.groups.filter (line 10): not a valid LDAP filter: ${why}`,
+    );
+  });
+
+  it('accepts the filters AD and OpenLDAP configs use', () => {
+    const filter =
+      '(&(objectCategory=person)(objectClass=user)(!(userAccountControl:1.2.840.113556.1.4.803:=2))(mail=*\\28x\\29))';
+    const yaml = minimal('', `  groups:\n    filter: '${filter}'\n`);
+    const { config } = loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), {
+      DIRSYNC_API_TOKEN: 't',
+    });
+    expect(config.source.type === 'ldap' && config.source.groups.filter).toBe(filter);
+  });
+
+  it('says a file cannot be read once, not its errno twice', () => {
+    const error = configErrorOf(() => readStructuredFile('/nonexistent/dirsync.yaml', 'config'));
+    expect(describeError(error)).toBe('config /nonexistent/dirsync.yaml cannot be read (ENOENT)');
+  });
+});
+
+describe('checkConfigFiles (check and config validate, before "valid")', () => {
+  const withCa = (ca: Record<string, string>): string =>
+    aConfigFile(minimal('', '  tls:\n    caFile: ca.pem\n'), { 'ldap-password': 'x', ...ca });
+  const load = (path: string) => loadConfig(path, { DIRSYNC_API_TOKEN: 't' });
+
+  it('names source.tls.caFile and its line when the file cannot be read', () => {
+    const error = configErrorOf(() => checkConfigFiles(load(withCa({}))));
+    expect(error.message).toMatch(
+      /^config key source\.tls\.caFile \(line 10\) names .*ca\.pem, which cannot be read \(ENOENT\)$/,
+    );
+  });
+
+  it('refuses a CA file that holds no PEM certificate', () => {
+    const error = configErrorOf(() => checkConfigFiles(load(withCa({ 'ca.pem': 'not a cert\n' }))));
+    expect(error.message).toContain('which holds no PEM certificate');
+    expect(error.hint).toContain('openssl x509 -inform der');
+  });
+
+  it('refuses a PEM block that does not parse', () => {
+    const broken = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    const error = configErrorOf(() => checkConfigFiles(load(withCa({ 'ca.pem': broken }))));
+    expect(error.message).toContain('whose certificate 1 of 1 does not parse');
+  });
+
+  it('accepts a readable PEM CA certificate', () => {
+    const pem = readFileSync(
+      join(import.meta.dirname, '../../integration/api/fixtures/proxy-ca.pem'),
+      'utf8',
+    );
+    expect(() => checkConfigFiles(load(withCa({ 'ca.pem': pem })))).not.toThrow();
   });
 });
