@@ -2,6 +2,23 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * reconcile/ depends on the Users API interface only (src/api/users-api.ts, imported as a type),
+ * never on the client that implements it nor its transport.
+ */
+const apiImplementation = {
+  group: [
+    '**/api/client*',
+    '**/api/endpoints*',
+    '**/api/sender*',
+    '**/api/outcome*',
+    '**/api/transport*',
+    '**/api/http*',
+  ],
+  message:
+    "reconcile/ uses the UsersApi interface: import type { UsersApi } from '../api/users-api.js', not the client implementation.",
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/.work/**', 'bin/**'] },
   js.configs.recommended,
@@ -21,6 +38,11 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/reconcile/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [apiImplementation] }] },
+  },
+  {
+    // Replaces the block above for these files (rule options are not merged): keep both fences.
     files: ['src/reconcile/plan*.ts', 'src/reconcile/match*.ts', 'src/reconcile/rules*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -31,6 +53,7 @@ export default tseslint.config(
               group: ['node:*', 'undici', 'ldapts', 'fs', 'http', 'https', 'net'],
               message: 'The planner is pure: no I/O imports.',
             },
+            apiImplementation,
           ],
         },
       ],

@@ -131,3 +131,103 @@ export function classifyError(error: unknown): FailureKind {
   if (IN_FLIGHT_CODES.has(code)) return 'unknown';
   return 'final';
 }
+
+/**
+ * How a failed call may be repeated:
+ * - `repeat`: blindly (reads, and writes with replace semantics: usernames, rank, smart cards);
+ * - `verify`: only after a re-read shows the change still missing (`/promoteguest`,
+ *   `DELETE /user`);
+ * - `verify-once`: as `verify`, and never after an attempt that got no answer (lost, timed out,
+ *   502/504), only after one that said it was not applied (429, 503, no connection): for
+ *   `/togglesuspension`, where a repeat that meets a late first one undoes it.
+ */
+export type RepeatMode = 'repeat' | 'verify' | 'verify-once';
+
+/** A failed attempt, as much of it as the retry decision looks at. */
+export interface FailedAttempt {
+  kind: FailureKind;
+  /** The HTTP status, if an answer came. */
+  status?: number | undefined;
+  /** The server's `Retry-After`, in milliseconds. */
+  retryAfterMs?: number | undefined;
+}
+
+export interface RetryInput {
+  failure: FailedAttempt;
+  /** The attempt that failed: 1 for the first. */
+  attempt: number;
+  /** Time since the call began, in milliseconds. */
+  elapsedMs: number;
+  mode: RepeatMode;
+  /** A uniform draw in [0, 1), for the backoff's jitter. */
+  jitter: number;
+}
+
+/** What the retry budget says: attempts and time left, or which of the two ran out. */
+export type RetryBudget = 'left' | 'attempts' | 'deadline';
+
+/**
+ * What to do after a failed attempt:
+ * - `retry`: send again after `delayMs`;
+ * - `give-up`: fail the call with the attempt's error (`final`) or for want of budget;
+ * - `unclear`: the change may have landed, so look before anything else: wait `delayMs`, re-read;
+ *   if the change is there the call is done, otherwise do `ifNotSeen`, or `ifUnreadable` when the
+ *   re-read itself fails. `unclear` there means: end the call as unclear, never send it again.
+ */
+export type RetryDecision =
+  | { kind: 'retry'; delayMs: number }
+  | { kind: 'give-up'; reason: 'final' | Exclude<RetryBudget, 'left'> }
+  | {
+      kind: 'unclear';
+      delayMs: number;
+      budget: RetryBudget;
+      ifNotSeen: 'retry' | 'give-up' | 'unclear';
+      ifUnreadable: 'give-up' | 'unclear';
+    };
+
+/**
+ * Whether a failure was an answer saying the request was not carried out (503: the service
+ * refused it while overloaded). A lost answer, a timeout or a gateway's 502/504 say nothing of
+ * the kind.
+ */
+export function answeredNotDone(failure: FailedAttempt): boolean {
+  return failure.kind === 'unknown' && failure.status === 503;
+}
+
+/**
+ * The retry decision, a pure function of the failure, the attempt, the time spent and how the
+ * call may be repeated. The budget counts attempts of this request and time since the call
+ * began, the next wait included; re-reads made to settle an unclear outcome have budgets of their
+ * own.
+ */
+export function decideRetry(policy: RetryPolicy, input: RetryInput): RetryDecision {
+  const { failure, attempt, elapsedMs, mode } = input;
+  if (failure.kind === 'final') return { kind: 'give-up', reason: 'final' };
+  const backoff = backoffDelay(policy, attempt, () => input.jitter, failure.retryAfterMs);
+  const mayHaveLanded = failure.kind === 'unknown' && mode !== 'repeat';
+  // After an unclear outcome, give a change still landing behind a gateway time to show.
+  const delayMs = mayHaveLanded ? Math.max(backoff, policy.settleMs) : backoff;
+  const budget: RetryBudget =
+    elapsedMs + delayMs > policy.maxElapsedMs
+      ? 'deadline'
+      : attempt >= policy.maxAttempts
+        ? 'attempts'
+        : 'left';
+  if (!mayHaveLanded) {
+    return budget === 'left' ? { kind: 'retry', delayMs } : { kind: 'give-up', reason: budget };
+  }
+  // With no answer, a toggle may still land: a second one would then undo it.
+  const neverResend = mode === 'verify-once' && !answeredNotDone(failure);
+  if (budget === 'left') {
+    return {
+      kind: 'unclear',
+      delayMs,
+      budget,
+      ifNotSeen: neverResend ? 'unclear' : 'retry',
+      ifUnreadable: mode === 'verify-once' ? 'unclear' : 'give-up',
+    };
+  }
+  // Out of budget: one last look, after the settle wait, turns "maybe" into an answer.
+  const last = neverResend ? 'unclear' : 'give-up';
+  return { kind: 'unclear', delayMs: policy.settleMs, budget, ifNotSeen: last, ifUnreadable: last };
+}

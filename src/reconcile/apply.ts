@@ -1,4 +1,4 @@
-import type { UsersApi } from '../api/client.js';
+import type { UsersApi } from '../api/users-api.js';
 import { asEmailId, asUserId } from '../api/ids.js';
 import { ApiError, DirsyncError, describeError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { UsersApi } from '../api/client.js';
+import type { UsersApi } from '../api/users-api.js';
 import type { UserDetails } from '../api/schema.js';
 import type { AuditEntry, AuditSink } from '../audit/audit-log.js';
 import {

@@ -1,7 +1,8 @@
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiClient, type RetryEvent } from '../../../src/api/client.js';
+import { ApiClient } from '../../../src/api/client.js';
+import type { RetryEvent } from '../../../src/api/sender.js';
 import { ApiError } from '../../../src/errors.js';
 import type { MockServer } from '../../../src/mock/server.js';
 import { SUPER_TOKEN, aSeed, aSeedUser, clientFor, startMock } from './mock-fixture.js';

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiClient, type UsersApi } from '../../../src/api/client.js';
+import { ApiClient } from '../../../src/api/client.js';
+import type { UsersApi } from '../../../src/api/users-api.js';
 import { Config } from '../../../src/config/schema.js';
 import { createDirectorySource } from '../../../src/directory/index.js';
 import { SafetyError } from '../../../src/errors.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ToggleOutcome, UsersApi } from '../../../src/api/client.js';
+import type { ToggleOutcome, UsersApi } from '../../../src/api/users-api.js';
 import type { OrgUser as ApiOrgUser } from '../../../src/api/schema.js';
 import { applyPlan } from '../../../src/reconcile/apply.js';
 import type { StatePatch } from '../../../src/state/store.js';
