@@ -375,3 +375,19 @@ export async function addDs389Ldif(
     await rm(file, { force: true });
   }
 }
+
+/**
+ * What a 389-DS test file does with `inject('ds389')`: locally an absent server skips its tests
+ * (the global setup said why); in CI it fails the file, so that no 389-DS test is skipped there.
+ */
+export function ds389OrSkip<T>(
+  provided: T | undefined,
+  ci: boolean = process.env.CI === 'true',
+): T | undefined {
+  if (provided === undefined && ci) {
+    throw new Error(
+      "CI=true but the global setup provided no 389 Directory Server, so these tests would be skipped. To fix: install 389-ds-base, and check that test/support/ds389-global-setup.ts sees this file (its text must say inject('ds389')).",
+    );
+  }
+  return provided;
+}

@@ -4,9 +4,14 @@ import { normalizeDn } from '../../../src/directory/dn.js';
 import { LdapSource } from '../../../src/directory/ldap/source.js';
 import type { DirectorySnapshot, DirectoryUser } from '../../../src/directory/model.js';
 import { DirectoryError } from '../../../src/errors.js';
-import { addDs389Ldif, ds389UnavailableReason, type Ds389Connection } from '../../support/ds389.js';
+import {
+  addDs389Ldif,
+  ds389OrSkip,
+  ds389UnavailableReason,
+  type Ds389Connection,
+} from '../../support/ds389.js';
 
-const ds = inject('ds389');
+const ds = ds389OrSkip(inject('ds389'));
 if (ds === undefined) {
   console.warn(
     `Skipping 389-DS reader tests: ${ds389UnavailableReason() ?? 'not started, see the global setup warning'}`,
