@@ -11,7 +11,7 @@ import { ConfigError, DirectoryError } from '../../errors.js';
 import { createSilentLogger, type Logger } from '../../log.js';
 import type { RawEntry } from '../model.js';
 import { pagedSearch } from './paging.js';
-import { installLeanReader } from './wire.js';
+import { LdaptsSession, SUPPORTED_LDAPTS_VERSION } from './ldapts-internals.js';
 import { appendAll } from '../append.js';
 
 export interface LdapConnectOptions {
@@ -69,13 +69,19 @@ export class LdapConnection {
   referencesSkipped = 0;
 
   private constructor(
-    private readonly client: Client,
+    private readonly session: LdaptsSession,
     readonly url: string,
     private readonly timeoutMs: number,
   ) {}
 
   static async open(options: LdapConnectOptions): Promise<LdapConnection> {
     const logger = options.logger ?? createSilentLogger();
+    const ldapts = LdaptsSession.version();
+    if (!ldapts.supported)
+      logger.warn('ldapts is not the version dirsync was tested with', {
+        found: ldapts.found ?? 'unknown',
+        supported: SUPPORTED_LDAPTS_VERSION,
+      });
     const tls = tlsOptions(options);
     const failures: string[] = [];
     for (const url of options.urls) {
@@ -93,25 +99,31 @@ export class LdapConnection {
           },
         );
       }
-      const client = new Client({
-        url,
-        connectTimeout: options.connectTimeoutMs,
-        timeout: options.timeoutMs,
-        ...(plain ? {} : { tlsOptions: tls }),
-        strictDN: false,
-      });
-      installLeanReader(client);
+      // Before any byte is sent: ldapts internals that are not what dirsync expects fail here,
+      // naming the installed version, not as an unreachable server.
+      const session = LdaptsSession.attach(
+        new Client({
+          url,
+          connectTimeout: options.connectTimeoutMs,
+          timeout: options.timeoutMs,
+          ...(plain ? {} : { tlsOptions: tls }),
+          strictDN: false,
+        }),
+      );
+      const { client } = session;
       try {
         if (plain && options.startTls) await client.startTLS(tls);
         if (options.bindDn !== undefined)
           await client.bind(options.bindDn, options.bindPassword ?? '');
         // Anonymous: connect now, so that failover and TLS errors are met here. (Searches do not
         // connect by themselves: a dropped connection must fail the read, not come back unbound.)
-        else await connectOnly(client);
-        logger.debug('LDAP connected', { url });
-        return new LdapConnection(client, url, options.timeoutMs);
+        else await session.connect();
+        session.checkConnected();
+        logger.debug('LDAP connected', { url, ldapts: ldapts.found });
+        return new LdapConnection(session, url, options.timeoutMs);
       } catch (error) {
         await client.unbind().catch(() => undefined);
+        if (error instanceof DirectoryError) throw error;
         if (error instanceof InvalidCredentialsError) {
           // Same credentials on every server: trying the next one only risks a lockout.
           throw new DirectoryError(
@@ -149,7 +161,7 @@ export class LdapConnection {
   async *search(baseDn: string, options: SearchOptions): AsyncGenerator<RawEntry[]> {
     const binary = options.binaryAttributes ?? [];
     try {
-      const pages = pagedSearch(this.client, {
+      const pages = pagedSearch(this.session, {
         baseDn,
         scope: options.scope ?? 'sub',
         filter: options.filter,
@@ -244,7 +256,7 @@ export class LdapConnection {
   }
 
   async close(): Promise<void> {
-    await this.client.unbind().catch(() => undefined);
+    await this.session.client.unbind().catch(() => undefined);
   }
 
   private searchError(error: unknown, baseDn: string, filter: string): DirectoryError {
@@ -289,14 +301,6 @@ export class LdapConnection {
       hint: 'check the server and the network; nothing was changed',
     });
   }
-}
-
-/** Opens the client's socket without binding (ldapts' `_connect`, checked against ldapts 8.2). */
-async function connectOnly(client: Client): Promise<void> {
-  const internals = client as unknown as { _connect?: () => Promise<void> | void };
-  if (typeof internals._connect !== 'function')
-    throw new Error('ldapts internals changed: Client._connect is not what dirsync expects');
-  await internals._connect.call(client);
 }
 
 function tlsOptions(options: LdapConnectOptions): ConnectionOptions {

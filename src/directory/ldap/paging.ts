@@ -4,24 +4,14 @@ import {
   PagedResultsControl,
   SearchRequest,
   StatusCodeParser,
-  type Client,
 } from 'ldapts';
 import type { RawEntry } from '../model.js';
-import { LEAN_ENTRIES, type WithLeanEntries } from './wire.js';
-
-/** The parts of an ldapts search response a page step reads. */
-interface SearchResponseLike extends WithLeanEntries {
-  status: number;
-  errorMessage?: string;
-  searchEntries: unknown[];
-  searchReferences: { uris: string[] }[];
-  controls?: unknown[];
-}
-
-interface ClientInternals {
-  _send(request: SearchRequest): Promise<SearchResponseLike | undefined>;
-  _nextMessageId(): number;
-}
+import {
+  unsupportedLdapts,
+  type LdaptsSession,
+  type LeanSearchResponse,
+} from './ldapts-internals.js';
+import { LEAN_ENTRIES } from './wire.js';
 
 export interface PagedSearch {
   baseDn: string;
@@ -50,16 +40,17 @@ export interface Page {
  * - The next page is asked for as soon as a page arrives, before the caller works on it, so the
  *   server reads page n+1 while dirsync maps page n. Still one request in flight at a time.
  *
- * Built on ldapts' request encoding and `_send` (checked against ldapts 8.2; the lockfile pins
- * the version). Entries come decoded by the lean reader ({@link LEAN_ENTRIES}): the client must
- * have it installed.
+ * Built on ldapts' request encoding and its sender, through the adapter that checks them
+ * ({@link LdaptsSession}). Entries come decoded by the lean reader ({@link LEAN_ENTRIES}).
  */
-export async function* pagedSearch(client: Client, search: PagedSearch): AsyncGenerator<Page> {
-  const internals = client as unknown as ClientInternals;
+export async function* pagedSearch(
+  session: LdaptsSession,
+  search: PagedSearch,
+): AsyncGenerator<Page> {
   const filter = FilterParser.parseString(search.filter);
-  const send = async (cookie: Buffer | undefined): Promise<SearchResponseLike | undefined> => {
+  const send = async (cookie: Buffer | undefined): Promise<LeanSearchResponse | undefined> => {
     const request = new SearchRequest({
-      messageId: internals._nextMessageId(),
+      messageId: session.nextMessageId(),
       baseDN: search.baseDn,
       scope: search.scope,
       filter,
@@ -73,15 +64,15 @@ export async function* pagedSearch(client: Client, search: PagedSearch): AsyncGe
         }),
       ],
     });
-    return internals._send(request);
+    return session.send(request);
   };
 
-  let pending: Promise<SearchResponseLike | undefined> | undefined = send(undefined);
+  let pending: Promise<LeanSearchResponse | undefined> | undefined = send(undefined);
   while (pending !== undefined) {
     const result = await pending;
     pending = undefined;
     if (result?.status !== MessageResponseStatus.Success) {
-      throw StatusCodeParser.parse(result as Parameters<typeof StatusCodeParser.parse>[0]);
+      throw StatusCodeParser.parse(result);
     }
     const response = (result.controls ?? []).find(
       (c): c is PagedResultsControl => c instanceof PagedResultsControl,
@@ -93,8 +84,10 @@ export async function* pagedSearch(client: Client, search: PagedSearch): AsyncGe
       pending.catch(() => undefined);
     }
     const entries = result[LEAN_ENTRIES];
+    // The reader puts them on the response ldapts emits: a response without them means ldapts
+    // passed on another object than the one it was handed, and the page's entries are lost.
     if (entries === undefined)
-      throw new Error('the lean LDAP reader is not installed on this client (installLeanReader)');
+      throw unsupportedLdapts(["a search response came back without the lean reader's entries"]);
     yield {
       entries,
       references: result.searchReferences.flatMap((r) => r.uris),

@@ -1,5 +1,4 @@
 import { TextDecoder } from 'node:util';
-import { BerReader, type Client } from 'ldapts';
 import type { RawEntry } from '../model.js';
 
 /**
@@ -11,8 +10,10 @@ import type { RawEntry } from '../model.js';
  * frames the messages itself and decodes a SearchResultEntry (RFC 4511 4.5.2) straight into the
  * {@link RawEntry} dirsync maps: one string per value (ASCII sliced without a UTF-8 pass), one
  * Map per entry, handed over with the page's SearchResultDone ({@link LEAN_ENTRIES}) rather than
- * as a message object each. Every other message (bind, search done with its controls, references, extended
- * responses) still goes through ldapts' own parser, so errors and controls behave as before.
+ * as a message object each. Every other message (bind, search done with its controls, references,
+ * extended responses) goes to a {@link LeanReaderSink}: the ldapts adapter (`ldapts-internals.ts`)
+ * hands it to ldapts' own parser, so errors and controls behave as before. This module knows
+ * nothing of ldapts.
  *
  * Values that are not valid UTF-8 stay Buffers, as in ldapts; attributes the search names in
  * `explicitBufferAttributes` (AD objectGUID) are always Buffers.
@@ -189,143 +190,110 @@ export function decodeSearchEntry(
   return { dn, attributes };
 }
 
-interface MessageDetails {
-  message?: { explicitBufferAttributes?: string[] };
-  reject(error: unknown): void;
-}
-
-interface ParserInternals {
-  read(data: Buffer, details: Map<string, MessageDetails>): void;
-  emit(event: 'message' | 'error', payload: unknown): boolean;
-  _getMessageFromProtocolOperation(
-    messageId: number,
-    protocolOperation: number,
-    reader: BerReader,
-    request: unknown,
-  ): unknown;
-}
-
 /**
- * Replaces the message framing of one ldapts client with the lean reader. Checked against
- * ldapts 8.2 (`Client.messageParser`, `MessageParser.read` and `_getMessageFromProtocolOperation`);
- * the lockfile pins the version and a unit test notices when those internals change.
+ * What the lean reader hands on: everything it does not decode itself. The ldapts adapter
+ * ({@link ./ldapts-internals.ts}) implements it over ldapts' own parser and pending requests.
  */
-export function installLeanReader(client: Client): void {
-  const parser = (client as unknown as { messageParser?: ParserInternals }).messageParser;
-  if (parser === undefined || typeof parser._getMessageFromProtocolOperation !== 'function')
-    throw new Error('ldapts internals changed: Client.messageParser is not what dirsync expects');
-
-  // Bytes not yet framed: chunks kept as they came until a whole message is there, so a
-  // megabyte-long group entry is copied once, not once per socket chunk.
-  let chunks: Buffer[] = [];
-  let buffered = 0;
-  let needed = 0;
-  // Entries decoded per search message, until its SearchResultDone.
-  const entries = new Map<number, RawEntry[]>();
-  // The binary attribute set of the search the last entry belonged to.
-  let binaryFor = -1;
-  let binary: ReadonlySet<string> = new Set();
-
-  const failAll = (details: Map<string, MessageDetails>, error: Error): void => {
-    entries.clear();
-    for (const [id, detail] of details) {
-      details.delete(id);
-      detail.reject(error);
-    }
-  };
-
-  const handle = (
+export interface LeanReaderSink {
+  /** The attribute names whose values the pending search `messageId` keeps as Buffers. */
+  binaryAttributes(messageId: number): readonly string[];
+  /**
+   * A message other than a SearchResultEntry: `buf[start, end)` is the whole LDAPMessage.
+   * `entries`: for a SearchResultDone, the entries read for its search, in order. Returns false
+   * when the message failed its request (its entries are then dropped).
+   */
+  message(
     buf: Buffer,
     start: number,
     end: number,
-    details: Map<string, MessageDetails>,
-  ): void => {
-    const c = new Cursor(buf, start, end);
-    c.header(TAG_SEQUENCE);
-    const messageId = c.integer();
-    const operation = buf[c.pos];
-    if (operation === TAG_SEARCH_ENTRY) {
-      c.header(TAG_SEARCH_ENTRY);
-      if (messageId !== binaryFor) {
-        const names = details.get(String(messageId))?.message?.explicitBufferAttributes ?? [];
-        binary = new Set(names.map((n) => n.toLowerCase()));
-        binaryFor = messageId;
-      }
-      const raw = decodeSearchEntry(buf, c.pos, c.pos + c.len, binary);
-      const list = entries.get(messageId);
-      if (list === undefined) entries.set(messageId, [raw]);
-      else list.push(raw);
-      return;
-    }
-    // Everything else as ldapts parses it, over this message's bytes alone.
-    const reader = new BerReader(buf.subarray(start, end));
-    reader.readSequence();
-    const id = reader.readInt() ?? messageId;
-    const protocolOperation = reader.readSequence();
-    if (protocolOperation === null) throw new LdapWireError('message without an operation');
-    try {
-      const message = parser._getMessageFromProtocolOperation(
-        id,
-        protocolOperation,
-        reader,
-        details.get(String(id))?.message,
-      ) as WithLeanEntries;
-      if (protocolOperation === TAG_SEARCH_DONE) {
-        message[LEAN_ENTRIES] = entries.get(id) ?? [];
-        entries.delete(id);
-      }
-      parser.emit('message', message);
-    } catch (error) {
-      entries.delete(id);
-      (error as { messageDetails?: unknown }).messageDetails = { messageId: id };
-      parser.emit('error', error);
-    }
-  };
+    messageId: number,
+    entries: RawEntry[] | undefined,
+  ): boolean;
+  /**
+   * The stream cannot be framed or decoded: nothing after it can be trusted. Every pending request
+   * must fail with `error`, and the connection be dropped.
+   */
+  broken(error: LdapWireError): void;
+}
 
-  let broken = false;
-  parser.read = (data: Buffer, details: Map<string, MessageDetails>): void => {
-    if (broken) return;
-    chunks.push(data);
-    buffered += data.length;
-    if (buffered < needed) return;
-    const buf = chunks.length === 1 ? data : Buffer.concat(chunks, buffered);
-    chunks = [];
-    buffered = 0;
-    needed = 0;
+/**
+ * Frames the LDAP messages of one connection and decodes its SearchResultEntry messages into
+ * {@link RawEntry}; every other message goes to the sink. `read` takes the socket's chunks.
+ */
+export class LeanReader {
+  // Bytes not yet framed: chunks kept as they came until a whole message is there, so a
+  // megabyte-long group entry is copied once, not once per socket chunk.
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private needed = 0;
+  // Entries decoded per search message, until its SearchResultDone.
+  private readonly entries = new Map<number, RawEntry[]>();
+  // The binary attribute set of the search the last entry belonged to.
+  private binaryFor = -1;
+  private binary: ReadonlySet<string> = new Set();
+  private isBroken = false;
+
+  constructor(private readonly sink: LeanReaderSink) {}
+
+  read(data: Buffer): void {
+    if (this.isBroken) return;
+    this.chunks.push(data);
+    this.buffered += data.length;
+    if (this.buffered < this.needed) return;
+    const buf = this.chunks.length === 1 ? data : Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    this.needed = 0;
     let offset = 0;
     try {
       while (offset < buf.length) {
         const total = frameLength(buf, offset);
         if (total === undefined || offset + total > buf.length) {
           const rest = buf.subarray(offset);
-          chunks.push(rest);
-          buffered = rest.length;
-          needed = total ?? 0;
+          this.chunks.push(rest);
+          this.buffered = rest.length;
+          this.needed = total ?? 0;
           return;
         }
-        handle(buf, offset, offset + total, details);
+        this.handle(buf, offset, offset + total);
         offset += total;
       }
     } catch (error) {
-      // A message that does not frame or decode: nothing after it can be trusted. Every pending
-      // request fails with the reason, and the connection is dropped.
-      broken = true;
-      failAll(
-        details,
+      this.isBroken = true;
+      this.entries.clear();
+      this.chunks = [];
+      this.sink.broken(
         new LdapWireError(`malformed LDAP message from the server: ${(error as Error).message}`),
       );
-      // ldapts' own teardown marks the client disconnected at once (a bare destroy() would
-      // leave it "connected" until the close event, and a request sent meanwhile would wait for
-      // its timeout).
-      const internals = client as unknown as {
-        socket?: { destroy(): void };
-        _destroySocket?: (socket: unknown) => void;
-      };
-      if (typeof internals._destroySocket === 'function')
-        internals._destroySocket.call(client, internals.socket);
-      else internals.socket?.destroy();
     }
-  };
+  }
+
+  private handle(buf: Buffer, start: number, end: number): void {
+    const c = new Cursor(buf, start, end);
+    c.header(TAG_SEQUENCE);
+    const messageId = c.integer();
+    if (c.pos >= end) throw new LdapWireError('message without an operation');
+    const operation = buf[c.pos];
+    if (operation === TAG_SEARCH_ENTRY) {
+      c.header(TAG_SEARCH_ENTRY);
+      if (messageId !== this.binaryFor) {
+        const names = this.sink.binaryAttributes(messageId);
+        this.binary = new Set(names.map((n) => n.toLowerCase()));
+        this.binaryFor = messageId;
+      }
+      const raw = decodeSearchEntry(buf, c.pos, c.pos + c.len, this.binary);
+      const list = this.entries.get(messageId);
+      if (list === undefined) this.entries.set(messageId, [raw]);
+      else list.push(raw);
+      return;
+    }
+    let entries: RawEntry[] | undefined;
+    if (operation === TAG_SEARCH_DONE) {
+      entries = this.entries.get(messageId) ?? [];
+      this.entries.delete(messageId);
+    }
+    if (!this.sink.message(buf, start, end, messageId, entries)) this.entries.delete(messageId);
+  }
 }
 
 /**

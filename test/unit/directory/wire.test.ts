@@ -1,44 +1,25 @@
-import { Client, SearchResponse } from 'ldapts';
 import { describe, expect, it } from 'vitest';
 import type { RawEntry } from '../../../src/directory/model.js';
+import { decodeSearchEntry, LdapWireError, LeanReader } from '../../../src/directory/ldap/wire.js';
 import {
-  decodeSearchEntry,
-  installLeanReader,
-  LdapWireError,
-  LEAN_ENTRIES,
-  type WithLeanEntries,
-} from '../../../src/directory/ldap/wire.js';
+  bindResponse,
+  octets,
+  searchDone,
+  searchEntry,
+  searchReference,
+  sequence,
+  set,
+  tlv,
+} from '../../support/ldap-ber.js';
 
-// A small BER encoder, independent of the code under test, so the tests also pin the framing.
-function tlv(tag: number, content: Buffer): Buffer {
-  const n = content.length;
-  let header: number[];
-  if (n < 0x80) header = [tag, n];
-  else if (n < 0x100) header = [tag, 0x81, n];
-  else if (n < 0x10000) header = [tag, 0x82, n >> 8, n & 0xff];
-  else header = [tag, 0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  return Buffer.concat([Buffer.from(header), content]);
-}
-const octets = (v: string | Buffer): Buffer =>
-  tlv(0x04, typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
-const int = (v: number): Buffer => tlv(0x02, Buffer.from([v]));
-const seq = (...parts: Buffer[]): Buffer => tlv(0x30, Buffer.concat(parts));
-
+// BER from test/support/ldap-ber.ts, independent of the code under test, so the tests also pin
+// the framing.
 function entryBody(dn: string, attributes: [string, (string | Buffer)[]][]): Buffer {
   return Buffer.concat([
     octets(dn),
-    seq(
-      ...attributes.map(([name, vals]) =>
-        seq(octets(name), tlv(0x31, Buffer.concat(vals.map(octets)))),
-      ),
-    ),
+    sequence(...attributes.map(([name, vals]) => sequence(octets(name), set(...vals.map(octets))))),
   ]);
 }
-const entryMessage = (id: number, dn: string, attributes: [string, (string | Buffer)[]][]) =>
-  seq(int(id), tlv(0x64, entryBody(dn, attributes)));
-/** SearchResultDone: resultCode success, matchedDN '', diagnosticMessage ''. */
-const doneMessage = (id: number) =>
-  seq(int(id), tlv(0x65, Buffer.concat([tlv(0x0a, Buffer.from([0])), octets(''), octets('')])));
 
 const guid = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 const notUtf8 = Buffer.from([0xff, 0xfe, 0x41]);
@@ -88,45 +69,30 @@ describe('decodeSearchEntry', () => {
   });
 });
 
-/** A client with the lean reader, fed bytes directly; what it hands to ldapts is recorded. */
-function aReader() {
-  const client = new Client({ url: 'ldap://127.0.0.1:1' });
-  installLeanReader(client);
-  const parser = (
-    client as unknown as {
-      messageParser: NodeJS.EventEmitter & {
-        read(data: Buffer, details: Map<string, unknown>): void;
-      };
-    }
-  ).messageParser;
-  parser.removeAllListeners('message');
-  parser.removeAllListeners('error');
-  const messages: unknown[] = [];
-  const rejected: unknown[] = [];
-  parser.on('message', (m: unknown) => messages.push(m));
-  const details = new Map<string, unknown>([
-    [
-      '7',
-      {
-        message: { explicitBufferAttributes: ['objectGUID'] },
-        reject: (e: unknown) => rejected.push(e),
-      },
-    ],
-  ]);
-  return { feed: (data: Buffer) => parser.read(data, details), messages, rejected, details };
+/** A lean reader fed bytes directly; what it hands on is recorded. */
+function aReader(options: { failing?: number } = {}) {
+  const messages: { messageId: number; bytes: Buffer; entries: RawEntry[] | undefined }[] = [];
+  const broken: LdapWireError[] = [];
+  const reader = new LeanReader({
+    binaryAttributes: (messageId) => (messageId === 7 ? ['objectGUID'] : []),
+    message: (buf, start, end, messageId, entries) => {
+      messages.push({ messageId, bytes: Buffer.from(buf.subarray(start, end)), entries });
+      // `failing`: a message (not the final one) that fails its search, as a bad reference would.
+      return !(messageId === options.failing && entries === undefined);
+    },
+    broken: (error) => broken.push(error),
+  });
+  return { feed: (data: Buffer) => reader.read(data), messages, broken };
 }
 
-const dnsOf = (m: unknown): string[] =>
-  ((m as WithLeanEntries)[LEAN_ENTRIES] ?? []).map((e: RawEntry) => e.dn);
+const dnsOf = (m: { entries: RawEntry[] | undefined }): string[] | undefined =>
+  m.entries?.map((e) => e.dn);
 
-describe('installLeanReader', () => {
+describe('LeanReader', () => {
   const stream = Buffer.concat([
-    entryMessage(7, 'cn=a,dc=x', [
-      ['objectGUID', [guid]],
-      ['cn', ['a']],
-    ]),
-    entryMessage(7, 'cn=b,dc=x', [['cn', ['b']]]),
-    doneMessage(7),
+    searchEntry(7, 'cn=a,dc=x', { objectGUID: [guid], cn: ['a'] }),
+    searchEntry(7, 'cn=b,dc=x', { cn: ['b'] }),
+    searchDone(7),
   ]);
 
   it('hands the entries of a page over with its SearchResultDone, whatever the chunking', () => {
@@ -135,10 +101,12 @@ describe('installLeanReader', () => {
       r.feed(stream.subarray(0, cut));
       r.feed(stream.subarray(cut));
       expect(r.messages).toHaveLength(1);
-      expect(r.messages[0]).toBeInstanceOf(SearchResponse);
-      expect(dnsOf(r.messages[0])).toEqual(['cn=a,dc=x', 'cn=b,dc=x']);
-      const first = (r.messages[0] as WithLeanEntries)[LEAN_ENTRIES]![0]!;
+      expect(r.messages[0]?.messageId).toBe(7);
+      expect(r.messages[0]?.bytes).toEqual(searchDone(7));
+      expect(dnsOf(r.messages[0]!)).toEqual(['cn=a,dc=x', 'cn=b,dc=x']);
+      const first = r.messages[0]!.entries![0]!;
       expect(Buffer.isBuffer(first.attributes.get('objectguid')![0])).toBe(true);
+      expect(r.broken).toEqual([]);
     }
   });
 
@@ -152,23 +120,52 @@ describe('installLeanReader', () => {
     ]);
   });
 
+  it('hands every other message on as it came, without entries', () => {
+    const r = aReader();
+    r.feed(Buffer.concat([bindResponse(1), searchDone(2)]));
+    expect(r.messages).toEqual([
+      { messageId: 1, bytes: bindResponse(1), entries: undefined },
+      { messageId: 2, bytes: searchDone(2), entries: [] },
+    ]);
+  });
+
+  it('drops the entries of a search whose message failed its request', () => {
+    const page = [
+      searchEntry(7, 'cn=a,dc=x'),
+      searchReference(7, ['ldap://elsewhere/dc=y']),
+      searchDone(7),
+    ];
+    const ok = aReader();
+    const failing = aReader({ failing: 7 });
+    ok.feed(Buffer.concat(page));
+    failing.feed(Buffer.concat(page));
+    expect(ok.messages.map(dnsOf)).toEqual([undefined, ['cn=a,dc=x']]);
+    expect(failing.messages.map(dnsOf)).toEqual([undefined, []]);
+  });
+
   it('refuses a message whose length is larger than it accepts, without waiting for its bytes', () => {
     const r = aReader();
     // SEQUENCE with a 4-byte length of 2 GiB: nothing should be buffered toward it.
     r.feed(Buffer.from([0x30, 0x84, 0x80, 0x00, 0x00, 0x00, 0x02, 0x01, 0x07]));
-    expect(r.rejected).toHaveLength(1);
-    expect((r.rejected[0] as Error).message).toMatch(/message of 2147483648 bytes is larger/);
+    expect(r.broken).toHaveLength(1);
+    expect(r.broken[0]?.message).toMatch(/message of 2147483648 bytes is larger/);
   });
 
-  it('fails every pending request, naming the problem, when a message is malformed', () => {
+  it('reports a malformed message once, naming the problem, and trusts nothing after it', () => {
     const r = aReader();
     r.feed(Buffer.from([0x31, 0x03, 0x02, 0x01, 0x07]));
-    expect(r.rejected).toHaveLength(1);
-    expect(r.rejected[0]).toBeInstanceOf(LdapWireError);
-    expect((r.rejected[0] as Error).message).toMatch(/malformed LDAP message.*tag 0x31/);
-    expect(r.details.size).toBe(0);
-    // Nothing after a malformed message is trusted.
+    expect(r.broken).toHaveLength(1);
+    expect(r.broken[0]).toBeInstanceOf(LdapWireError);
+    expect(r.broken[0]?.message).toMatch(/malformed LDAP message.*tag 0x31/);
     r.feed(stream);
+    expect(r.messages).toHaveLength(0);
+    expect(r.broken).toHaveLength(1);
+  });
+
+  it('refuses a message without an operation', () => {
+    const r = aReader();
+    r.feed(Buffer.concat([sequence(tlv(0x02, Buffer.from([7]))), searchDone(7)]));
+    expect(r.broken[0]?.message).toMatch(/message without an operation/);
     expect(r.messages).toHaveLength(0);
   });
 });
