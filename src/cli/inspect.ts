@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { asEmailId } from '../api/ids.js';
 import { problemMessage } from '../directory/build.js';
+import { unresolvedMessage } from '../directory/groups.js';
 import { isKnown } from '../directory/model.js';
 import type { ExitCode } from '../errors.js';
 import { ApiError, ConfigError, describeError } from '../errors.js';
@@ -145,6 +146,8 @@ export async function checkCommand(ctx: CommandEnv, opts: { config?: string }): 
       out(`warning    ${printable(w.dn)}: ${printable(w.message)}`);
     if (snapshot.warnings.length > 5)
       out(`warning    ... and ${snapshot.warnings.length - 5} more (\`dirsync plan\` lists them)`);
+    for (const u of snapshot.unresolvedMembers ?? [])
+      out(`warning    group ${printable(u.group)}: ${printable(unresolvedMessage(u))}`);
     const sample = scoped.filter((u) => matches.has(u.emailId)).slice(0, 3);
     for (const u of sample) {
       const d = matches.get(u.emailId)!;
@@ -215,6 +218,8 @@ export async function explainCommand(
       const rank = desiredRank(dir, config.rules);
       out(`    rank by the rules: ${rank.rank} (${printable(rank.why)})`);
     }
+    for (const u of snapshot.unresolvedMembers ?? [])
+      out(`  rule group ${printable(u.group)}: ${printable(unresolvedMessage(u))}`);
     if (org === undefined) {
       out('  organization: not found (this API cannot create users)');
       return 0;

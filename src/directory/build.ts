@@ -1,8 +1,8 @@
 import { DirectoryError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { normalizeDn } from './dn.js';
+import { looksLikeDn, normalizeDn, withoutOptionalUid } from './dn.js';
 import type { Flavor } from './flavors.js';
-import { normalizeDns, type GroupNode, type MemberNode } from './groups.js';
+import { normalizeDns, type GroupGraph, type GroupNode, type MemberNode } from './groups.js';
 import {
   attributeKey,
   CONSEQUENCE,
@@ -14,6 +14,7 @@ import {
   type DirectoryWarning,
   type RawEntry,
   type ReadStats,
+  type UnresolvedMembers,
   type UnusableEntry,
   type ValueField,
   type ValueProblem,
@@ -397,13 +398,32 @@ function aliasAttribute(entry: RawEntry, attributes: readonly string[], value: s
   );
 }
 
+/**
+ * A group entry, with `members` the values of its member attributes. A uniqueMember's optional
+ * UID (`...#'0101'B`) is dropped; a memberUid shaped like a DN is a member DN, not a login.
+ */
 export function mapGroup(entry: RawEntry, flavor: Flavor, members: readonly string[]): GroupNode {
   const a = flavor.attributes;
+  const memberDns: string[] = [];
+  for (const value of members) {
+    const dn = normalizeDn(withoutOptionalUid(value));
+    if (dn !== '') memberDns.push(dn);
+  }
+  const memberUids: string[] = [];
+  for (const value of values(entry, a.memberUid)) {
+    if (looksLikeDn(value)) {
+      const dn = normalizeDn(value);
+      if (dn !== '') memberDns.push(dn);
+    } else {
+      const uid = lowerTrimmed(value);
+      if (uid !== '') memberUids.push(uid);
+    }
+  }
   return {
     dn: normalizeDn(entry.dn),
     name: firstValue(entry, a.groupName) ?? entry.dn,
-    members: normalizeDns(members),
-    memberUids: values(entry, a.memberUid).map(lowerTrimmed),
+    members: memberDns,
+    memberUids,
     memberOf: normalizeDns(values(entry, a.memberOf)),
   };
 }
@@ -421,6 +441,12 @@ export function assembleSnapshot(input: {
   warnings: DirectoryWarning[];
   /** Entries skipped for an address that cannot be used (see `mapUser`). */
   unusable?: UnusableEntry[];
+  /**
+   * The groups as read, when the source resolves members itself: the member values of the
+   * groups of interest that name no user read are reported (and logged to `logger`).
+   */
+  graph?: GroupGraph | undefined;
+  logger?: Logger;
   stats: ReadStats;
   now: Date;
 }): DirectorySnapshot {
@@ -465,12 +491,66 @@ export function assembleSnapshot(input: {
   const groups = new Map<string, string>();
   for (const [dn, name] of input.groupNames)
     if (interest === undefined || interest.has(dn)) groups.set(dn, name);
+  const unresolved = unresolvedOfInterest(input, interest, users);
   return {
     users,
     groups,
     warnings: input.warnings,
     unusable: input.unusable ?? [],
+    ...(unresolved === undefined ? {} : { unresolvedMembers: unresolved }),
     stats: input.stats,
     readAt: input.now.toISOString(),
   };
+}
+
+/**
+ * The member values of the groups of interest that resolve to no user read, each group's logged
+ * as a warning. A group none of whose values resolves (and that none of `users` is in, say by
+ * its own memberOf) is an error, as a missing one is: every member would lose what it grants.
+ */
+function unresolvedOfInterest(
+  input: {
+    graph?: GroupGraph | undefined;
+    users: readonly MappedUser[];
+    groupsOfInterest: readonly string[];
+    logger?: Logger;
+  },
+  interest: ReadonlySet<string> | undefined,
+  users: readonly DirectoryUser[],
+): UnresolvedMembers[] | undefined {
+  const { graph, logger } = input;
+  if (graph === undefined) return undefined;
+  if (interest === undefined) return [];
+  const found = graph.unresolvedMembers(
+    input.users.map((m) => m.node),
+    interest,
+  );
+  for (const u of found) {
+    logger?.warn('members of a rule group resolve to no user read', {
+      group: u.group,
+      count: u.count,
+      sample: u.sample,
+    });
+  }
+  const empty = found.filter((u) => u.all);
+  if (empty.length > 0) {
+    const reached = new Set<string>();
+    const lists = new Set<readonly string[]>();
+    for (const user of users) {
+      if (lists.has(user.groups)) continue;
+      lists.add(user.groups);
+      for (const g of user.groups) reached.add(g);
+    }
+    const u = empty.find((x) => !reached.has(x.group));
+    if (u !== undefined) {
+      const named = input.groupsOfInterest.find((dn) => normalizeDn(dn) === u.group) ?? u.group;
+      throw new DirectoryError(
+        `the group ${named}, named in the rules, has ${u.count} member ${u.count === 1 ? 'value' : 'values'} and none is a user read under source.users.baseDns with source.users.filter (${u.sample.join('; ')})`,
+        {
+          hint: 'make source.users.baseDns and source.users.filter cover its members, or fix its member values (member and uniqueMember hold user DNs, memberUid a login or a DN); without it every member would lose what the group grants',
+        },
+      );
+    }
+  }
+  return found;
 }

@@ -133,3 +133,41 @@ export function firstRdnValue(dn: string): string {
   const eq = first.indexOf('=');
   return unescapeValue(eq < 0 ? first : first.slice(eq + 1).trim());
 }
+
+/** An attribute type as a DN spells it: a descriptor (`uid`, `cn`) or a numeric OID. */
+const ATTRIBUTE_TYPE = /^\s*(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)*)\s*$/;
+
+/**
+ * Whether `value` has the shape of a DN (RFC 4514): RDNs separated by `,`, each one or more
+ * `type=value` joined by `+`, every type a descriptor or an OID. A posixGroup memberUid is
+ * meant to hold a login, but hand-made trees often put the member's DN there.
+ */
+export function looksLikeDn(value: string): boolean {
+  if (!value.includes('=')) return false; // a login: the usual case, decided at once
+  const trimmed = value.trim();
+  return splitUnescaped(trimmed, ',;').every((rdn) =>
+    splitUnescaped(rdn, '+').every((ava) => {
+      const eq = ava.indexOf('=');
+      return eq > 0 && ATTRIBUTE_TYPE.test(ava.slice(0, eq));
+    }),
+  );
+}
+
+/** RFC 4517 BitString, the optional UID of a nameAndOptionalUID: `'0101'B`. */
+const OPTIONAL_UID = /^#'[01]*'B\s*$/;
+
+/**
+ * A uniqueMember value (RFC 4517 nameAndOptionalUID) without its optional UID:
+ * `uid=ann,ou=People,dc=example,dc=com#'0101'B` gives `uid=ann,ou=People,dc=example,dc=com`.
+ * Only a trailing `#'<bits>'B` goes: an escaped `\#` is part of the value, and a `#` that starts
+ * a value (`cn=#04024869`, hex BER) is not a UID. A DN without one is returned as it is.
+ */
+export function withoutOptionalUid(value: string): string {
+  const at = value.lastIndexOf('#');
+  if (at <= 0 || !OPTIONAL_UID.test(value.slice(at))) return value;
+  let slashes = 0;
+  for (let i = at - 1; i >= 0 && value[i] === '\\'; i--) slashes++;
+  if (slashes % 2 === 1) return value;
+  if (value.slice(0, at).trimEnd().endsWith('=')) return value;
+  return value.slice(0, at);
+}

@@ -1,14 +1,17 @@
 import { appendAll } from './append.js';
 import { normalizeDn } from './dn.js';
-import type { DirectoryWarning } from './model.js';
+import type { DirectoryWarning, UnresolvedMembers } from './model.js';
 
 /** A group as read, before nesting is resolved. All DNs normalized. */
 export interface GroupNode {
   dn: string;
   name: string;
-  /** Member DNs (users or groups) from member / uniqueMember. */
+  /**
+   * Member DNs (users or groups) from member / uniqueMember (optional UID dropped), and the
+   * memberUid values shaped like a DN.
+   */
   members: string[];
-  /** Member login names from posixGroup memberUid, lower-cased. */
+  /** Member login names from posixGroup memberUid, lower-cased (values not shaped like a DN). */
   memberUids: string[];
   /** The group's own memberOf, when the server keeps it. */
   memberOf: string[];
@@ -51,6 +54,10 @@ export class GroupGraph {
   private readonly sets: SetNode = { next: new Map() };
   /** Room for one user's direct groups: at most every group once. */
   private readonly scratch: Int32Array;
+  /** Per group: its member values that are not groups (member DNs and memberUids). */
+  private readonly leafValues: Uint32Array;
+  /** Per group: whether a member value names another group read. */
+  private readonly hasChildGroup: Uint8Array;
   private static readonly NONE: readonly string[] = Object.freeze([]);
 
   constructor(groups: readonly GroupNode[]) {
@@ -61,20 +68,31 @@ export class GroupGraph {
     this.ancestorsMemo = new Array<number[] | undefined>(groups.length);
     this.mark = new Uint32Array(groups.length);
     this.scratch = new Int32Array(groups.length);
-    const add = (index: Map<string, number[]>, key: string, g: number): void => {
+    this.leafValues = new Uint32Array(groups.length);
+    this.hasChildGroup = new Uint8Array(groups.length);
+    /** Whether `key` was new to group `g` (each value counts once per group). */
+    const add = (index: Map<string, number[]>, key: string, g: number): boolean => {
       const list = index.get(key);
       if (list === undefined) index.set(key, [g]);
       else if (list[list.length - 1] !== g) list.push(g);
+      else return false;
+      return true;
     };
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g]!;
       if (groupIndex.get(group.dn) !== g) continue; // a duplicate of a group read twice
+      let leaves = 0;
       for (const member of group.members) {
         const child = groupIndex.get(member);
-        if (child === undefined) add(byMember, member, g);
-        else this.addParent(child, g);
+        if (child === undefined) {
+          if (add(byMember, member, g)) leaves++;
+        } else {
+          this.addParent(child, g);
+          this.hasChildGroup[g] = 1;
+        }
       }
-      for (const uid of group.memberUids) add(byUid, uid, g);
+      for (const uid of group.memberUids) if (add(byUid, uid, g)) leaves++;
+      this.leafValues[g] = leaves;
       for (const parentDn of group.memberOf) {
         const parent = groupIndex.get(parentDn);
         if (parent !== undefined) this.addParent(g, parent);
@@ -187,6 +205,50 @@ export class GroupGraph {
     return node.effective;
   }
 
+  /**
+   * The member values of `groups` (normalized DNs; the groups the rules name) that name none of
+   * `users` and no group read: nesting is not a failure to resolve. A group with at least one
+   * member value, none of which resolves, is marked `all`. Costs one pass over the member index
+   * and one over the users, holding only the candidate values of these groups.
+   */
+  unresolvedMembers(users: Iterable<MemberNode>, groups: Iterable<string>): UnresolvedMembers[] {
+    const wanted = new Set<number>();
+    for (const dn of groups) {
+      const g = this.groupIndex.get(dn);
+      if (g !== undefined) wanted.add(g);
+    }
+    if (wanted.size === 0) return [];
+    const candidates = (index: Map<string, number[]>): Map<string, number[]> => {
+      const out = new Map<string, number[]>();
+      for (const [value, list] of index) if (list.some((g) => wanted.has(g))) out.set(value, list);
+      return out;
+    };
+    const dns = candidates(this.byMember);
+    const uids = candidates(this.byUid);
+    for (const user of users) {
+      if (dns.size > 0) dns.delete(user.dn);
+      if (uids.size > 0) for (const uid of user.uids) uids.delete(uid);
+    }
+    const found = new Map<number, UnresolvedMembers>();
+    for (const left of [dns, uids]) {
+      for (const [value, list] of left) {
+        for (const g of list) {
+          if (!wanted.has(g)) continue;
+          let entry = found.get(g);
+          if (entry === undefined) {
+            entry = { group: this.dns[g]!, count: 0, sample: [], all: false };
+            found.set(g, entry);
+          }
+          entry.count++;
+          if (entry.sample.length < UNRESOLVED_SAMPLE) entry.sample.push(value);
+        }
+      }
+    }
+    for (const [g, entry] of found)
+      entry.all = this.hasChildGroup[g] === 0 && entry.count === this.leafValues[g];
+    return [...found.values()].sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  }
+
   private addParent(child: number, parent: number): void {
     const list = this.parents[child]!;
     if (!list.includes(parent)) list.push(parent);
@@ -211,6 +273,23 @@ export class GroupGraph {
     this.ancestorsMemo[start] = seen;
     return seen;
   }
+}
+
+/** How many unresolved member values a report shows per group; the rest are counted. */
+const UNRESOLVED_SAMPLE = 3;
+
+/**
+ * What unresolved member values mean, for the log, the plan notes, `check` and `explain`: the
+ * count, a sample, and where such values usually come from.
+ */
+export function unresolvedMessage(u: UnresolvedMembers): string {
+  const more = u.count > u.sample.length ? `, ${u.count - u.sample.length} more` : '';
+  return (
+    `${u.count} member ${u.count === 1 ? 'value resolves' : 'values resolve'} to no user read ` +
+    `(${u.sample.join('; ')}${more}): ${u.count === 1 ? 'it gets' : 'they get'} nothing from the group. ` +
+    'A member outside source.users.baseDns or source.users.filter, without a usable address, ' +
+    'or deleted is left out; a memberUid must be a login or a DN'
+  );
 }
 
 interface SetNode {

@@ -80,6 +80,23 @@ export interface UnusableEntry {
   problems: readonly ValueProblem[];
 }
 
+/**
+ * Member values of a group the rules name that point at no user read and at no group: a DN
+ * outside source.users.baseDns or not matched by source.users.filter, an entry without a
+ * usable address, a deleted entry, or a memberUid naming no login. They get nothing from the
+ * group.
+ */
+export interface UnresolvedMembers {
+  /** The group's normalized DN. */
+  group: string;
+  /** How many member values (member, uniqueMember, memberUid) resolve to nobody. */
+  count: number;
+  /** The first few of them, as read (DNs normalized, memberUid values lower-cased). */
+  sample: string[];
+  /** Whether every member value of the group is one of them (and it has at least one). */
+  all: boolean;
+}
+
 /** What was read, so the planner can judge whether the read is complete and plausible. */
 export interface ReadStats {
   /** The server (URL) or file the snapshot came from. */
@@ -110,6 +127,11 @@ export interface DirectorySnapshot {
    * from older sources; entries with no address at all are only counted (`usersWithoutEmail`).
    */
   unusable?: UnusableEntry[];
+  /**
+   * Groups the rules name with member values that resolve to no user read, by group DN. Absent
+   * from sources that do not resolve members themselves (SCIM, AD's in-chain search).
+   */
+  unresolvedMembers?: UnresolvedMembers[];
   stats: ReadStats;
   /** ISO time the read finished. */
   readAt: string;

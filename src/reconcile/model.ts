@@ -58,8 +58,11 @@ export interface OrgDetails {
 }
 
 export interface Note {
+  /** The user it concerns; '' for a note about a group (`group`). */
   email: string;
   message: string;
+  /** A note about a group the rules name (member values that resolve to nobody): its DN. */
+  group?: string;
 }
 
 /**

@@ -1,9 +1,11 @@
 import type { RulesConfig } from '../config/schema.js';
 import { normalizeDn } from '../directory/dn.js';
 import { cardProblem, loginProblem } from '../directory/build.js';
+import { unresolvedMessage } from '../directory/groups.js';
 import {
   isKnown,
   type DirectoryUser,
+  type UnresolvedMembers,
   type UnusableEntry,
   type ValueProblem,
 } from '../directory/model.js';
@@ -36,6 +38,8 @@ export interface PlanInput {
   match?: MatchResult;
   /** Directory entries skipped for want of a usable address (`DirectorySnapshot.unusable`). */
   unusable?: readonly UnusableEntry[];
+  /** Rule groups' member values that name no user read (`DirectorySnapshot.unresolvedMembers`). */
+  unresolvedMembers?: readonly UnresolvedMembers[];
 }
 
 const DAY_MS = 86_400_000;
@@ -214,7 +218,11 @@ export function plan(input: PlanInput): Plan {
   const { matches, ambiguous, ambiguousIds, unmatched } =
     input.match ?? matchUsers(input.directory, input.organization);
   const actions: Action[] = [];
-  const notes: Note[] = [];
+  const notes: Note[] = (input.unresolvedMembers ?? []).map((u) => ({
+    email: '',
+    group: u.group,
+    message: unresolvedMessage(u),
+  }));
   const problems: PlanProblem[] = [];
   const timers: Plan['timers'] = { started: {}, cleared: [] };
   const unreadable = unreadableAddresses(input, unmatched);

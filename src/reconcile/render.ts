@@ -135,7 +135,9 @@ export function renderPlan(plan: Plan, options: RenderOptions = {}): string {
   if (plan.notes.length > 0) {
     lines.push('', `Notes: ${plan.notes.length}`);
     for (const n of plan.notes.slice(0, SHOWN))
-      lines.push(`    ${printable(n.email)}: ${printable(n.message)}`);
+      lines.push(
+        `    ${printable(n.group === undefined ? n.email : `group ${n.group}`)}: ${printable(n.message)}`,
+      );
     if (plan.notes.length > SHOWN)
       lines.push(`    ... and ${plan.notes.length - SHOWN} more (--json lists all)`);
   }

@@ -275,6 +275,7 @@ export function planInputs(
     now,
     match,
     unusable: snapshot.unusable ?? [],
+    unresolvedMembers: snapshot.unresolvedMembers ?? [],
   };
   return { base, sweep: sweepDue(state, now, durationMs(config.verifyEvery)) };
 }

@@ -140,6 +140,8 @@ export class LdapSource implements DirectorySource {
         groupsOfInterest: interest,
         warnings,
         unusable,
+        graph: groupRead?.graph,
+        logger: this.logger,
         stats: {
           source: conn.url,
           flavor: flavor.name,

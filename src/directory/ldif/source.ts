@@ -6,7 +6,7 @@ import { assembleSnapshot, logWarnings, mapGroup, mapUser, type MappedUser } fro
 import { isUnder, normalizeDn } from '../dn.js';
 import { compileFilter } from '../filter.js';
 import { FLAVORS, withAttributes, type Flavor } from '../flavors.js';
-import { resolveMemberships, type GroupNode } from '../groups.js';
+import { GroupGraph, type GroupNode } from '../groups.js';
 import {
   values,
   type DirectorySnapshot,
@@ -104,9 +104,9 @@ export class LdifSource implements DirectorySource {
         },
       );
     }
-    const memberships = resolveMemberships(
+    const graph = new GroupGraph(groups);
+    const memberships = graph.resolveAll(
       users.map((u) => u.node),
-      groups,
       warnings,
     );
     logWarnings(this.logger, warnings);
@@ -117,6 +117,8 @@ export class LdifSource implements DirectorySource {
       groupsOfInterest: request.groupsOfInterest,
       warnings,
       unusable,
+      graph,
+      logger: this.logger,
       stats: {
         source: this.config.file,
         flavor: this.flavor.name,

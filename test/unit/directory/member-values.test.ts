@@ -1,0 +1,190 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  LdifSourceConfig,
+  type LdifSourceConfig as LdifConfig,
+} from '../../../src/config/source.js';
+import { looksLikeDn, normalizeDn, withoutOptionalUid } from '../../../src/directory/dn.js';
+import { LdifSource } from '../../../src/directory/ldif/source.js';
+import { DirectoryError } from '../../../src/errors.js';
+import { desiredRank, plan } from '../../../src/reconcile/plan.js';
+import { renderPlan } from '../../../src/reconcile/render.js';
+import {
+  ADMINS,
+  GHOSTS,
+  GROUPS,
+  HELPDESK,
+  LDIF,
+  OWNERS,
+  PEOPLE,
+  SERVICES,
+} from '../../fixtures/ldap/member-values-fixture.js';
+import { anInputOf, someRules } from '../reconcile/builders.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dirsync-members-'));
+const file = join(dir, 'members.ldif');
+writeFileSync(file, `${LDIF}\n`);
+
+function source(extra: Partial<LdifConfig> = {}): LdifSource {
+  return new LdifSource(
+    LdifSourceConfig.parse({
+      type: 'ldif',
+      file,
+      users: { baseDns: [PEOPLE] },
+      groups: { baseDns: [GROUPS] },
+      ...extra,
+    }),
+  );
+}
+
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the read to fail');
+}
+
+describe('DN shapes', () => {
+  it.each([
+    [`uid=ann,${PEOPLE}`, true],
+    ['UID=Ann, OU=People, DC=example, DC=com', true],
+    ['cn=a+sn=b,dc=x', true],
+    ['2.5.4.3=ann,dc=x', true],
+    ['cn=smith\\, john,dc=x', true],
+    ['ann', false],
+    ['ann.smith', false],
+    ['=ann,dc=x', false],
+    ['a b=c,dc=x', false],
+    ['ann,dc=x', false],
+  ])('%s looks like a DN: %s', (value, expected) => {
+    expect(looksLikeDn(value)).toBe(expected);
+  });
+
+  it.each([
+    [`uid=ann,${PEOPLE}#'0101'B`, `uid=ann,${PEOPLE}`],
+    [`uid=ann,${PEOPLE}#''B`, `uid=ann,${PEOPLE}`],
+    [`uid=ann,${PEOPLE}`, `uid=ann,${PEOPLE}`],
+    // An escaped # belongs to the value; a # that starts a value is hex BER, not a UID.
+    [`cn=a\\#'01'B,${PEOPLE}`, `cn=a\\#'01'B,${PEOPLE}`],
+    [`cn=#04024869,${PEOPLE}`, `cn=#04024869,${PEOPLE}`],
+    [`cn=#'01'B`, `cn=#'01'B`],
+    [`cn=a\\\\#'01'B`, `cn=a\\\\`],
+    // Not a BitString: stays.
+    [`cn=a#'012'B,${PEOPLE}`, `cn=a#'012'B,${PEOPLE}`],
+    [`cn=a#'01'B,${PEOPLE}`, `cn=a#'01'B,${PEOPLE}`],
+  ])('%s without its optional UID is %s', (value, expected) => {
+    expect(withoutOptionalUid(value)).toBe(expected);
+  });
+});
+
+describe('member values that mean something else', () => {
+  it('resolves a memberUid holding a DN as that DN, and a plain uid as before; the group grants its rank', async () => {
+    const snapshot = await source().read({ groupsOfInterest: [ADMINS] });
+    const byEmail = new Map(snapshot.users.map((u) => [u.email, u]));
+    const rules = someRules({ ranks: { SUPER: [], ADMIN: [ADMINS] } });
+
+    expect(byEmail.get('ann@example.com')?.groups).toEqual([normalizeDn(ADMINS)]);
+    expect(byEmail.get('bob@example.com')?.groups).toEqual([normalizeDn(ADMINS)]);
+    expect(desiredRank(byEmail.get('ann@example.com')!, rules).rank).toBe('ADMIN');
+    expect(desiredRank(byEmail.get('cy@example.com')!, rules).rank).toBe('REGULAR');
+    expect(snapshot.unresolvedMembers).toEqual([]);
+  });
+
+  it("resolves a uniqueMember with an optional UID (#'0101'B) as its DN", async () => {
+    const snapshot = await source().read({ groupsOfInterest: [OWNERS] });
+    const cy = snapshot.users.find((u) => u.email === 'cy@example.com');
+    const rules = someRules({ ranks: { SUPER: [OWNERS], ADMIN: [] } });
+
+    expect(cy?.groups).toEqual([normalizeDn(OWNERS)]);
+    expect(desiredRank(cy!, rules).rank).toBe('SUPER');
+  });
+
+  it('counts the member values of a rule group that resolve to no user read, not its nested groups', async () => {
+    const snapshot = await source().read({ groupsOfInterest: [HELPDESK, ADMINS] });
+
+    expect(snapshot.unresolvedMembers).toEqual([
+      {
+        group: normalizeDn(HELPDESK),
+        count: 2,
+        sample: [normalizeDn(`uid=svc-backup,${SERVICES}`), normalizeDn(`uid=gone,${PEOPLE}`)],
+        all: false,
+      },
+    ]);
+    // Those that resolve still do, nesting included.
+    const cy = snapshot.users.find((u) => u.email === 'cy@example.com');
+    expect(cy?.groups).toEqual([normalizeDn(HELPDESK)]);
+  });
+
+  it('reports nothing for groups the rules do not name', async () => {
+    const snapshot = await source().read({ groupsOfInterest: [ADMINS] });
+    expect(snapshot.unresolvedMembers).toEqual([]);
+  });
+
+  it('counts a memberUid naming no login', async () => {
+    const ldif = LDIF.replace('memberUid: bob', 'memberUid: nobody');
+    const other = join(dir, 'nobody.ldif');
+    writeFileSync(other, `${ldif}\n`);
+    const snapshot = await source({ file: other }).read({ groupsOfInterest: [ADMINS] });
+    expect(snapshot.unresolvedMembers).toEqual([
+      { group: normalizeDn(ADMINS), count: 1, sample: ['nobody'], all: false },
+    ]);
+  });
+
+  it('refuses a rule group none of whose members resolves, as it refuses a missing one', async () => {
+    const error = await failure(source().read({ groupsOfInterest: [GHOSTS] }));
+    const missing = await failure(source().read({ groupsOfInterest: [`cn=nowhere,${GROUPS}`] }));
+
+    expect(error).toBeInstanceOf(DirectoryError);
+    expect(missing).toBeInstanceOf(DirectoryError);
+    const e = error as DirectoryError;
+    expect(e.message).toBe(
+      `the group ${GHOSTS}, named in the rules, has 2 member values and none is a user read under source.users.baseDns with source.users.filter (${normalizeDn(`uid=svc-backup,${SERVICES}`)}; ${normalizeDn(`uid=gone,${PEOPLE}`)})`,
+    );
+    expect(e.hint).toContain('source.users.baseDns');
+    expect(e.hint).toContain('every member would lose what the group grants');
+  });
+
+  it('reads the same group once the users base covers its member', async () => {
+    const snapshot = await source({ users: { baseDns: [PEOPLE, SERVICES] } }).read({
+      groupsOfInterest: [GHOSTS],
+    });
+    expect(snapshot.unresolvedMembers).toEqual([
+      {
+        group: normalizeDn(GHOSTS),
+        count: 1,
+        sample: [normalizeDn(`uid=gone,${PEOPLE}`)],
+        all: false,
+      },
+    ]);
+  });
+});
+
+describe('unresolved member values in the plan', () => {
+  it('makes one note per group, with the count and a sample, shown by the plan', () => {
+    const unresolved = {
+      group: normalizeDn(HELPDESK),
+      count: 5,
+      sample: ['uid=a,dc=x', 'uid=b,dc=x', 'uid=c,dc=x'],
+      all: false,
+    };
+
+    const result = plan(anInputOf([], { unresolvedMembers: [unresolved] }));
+
+    expect(result.notes).toEqual([
+      {
+        email: '',
+        group: normalizeDn(HELPDESK),
+        message: expect.stringMatching(
+          /^5 member values resolve to no user read \(uid=a,dc=x; uid=b,dc=x; uid=c,dc=x, 2 more\): they get nothing from the group\./,
+        ) as string,
+      },
+    ]);
+    expect(renderPlan(result)).toContain(
+      `    group ${normalizeDn(HELPDESK)}: 5 member values resolve to no user read`,
+    );
+  });
+});
