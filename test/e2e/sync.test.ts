@@ -50,6 +50,8 @@ function seed(extra: SeedUser[] = []): SeedInput {
   };
 }
 
+type Overrides = NonNullable<Parameters<typeof writeConfig>[3]>;
+
 interface Env {
   dir: string;
   config: string;
@@ -60,7 +62,13 @@ function writeConfig(
   dir: string,
   slapd: SlapdServer,
   mockUrl: string,
-  overrides: { rules?: string; safety?: string; source?: string; api?: string } = {},
+  overrides: {
+    rules?: string;
+    safety?: string;
+    source?: string;
+    api?: string;
+    scope?: string;
+  } = {},
 ): string {
   writeFileSync(join(dir, 'ldap-password'), `${slapd.bindPassword}\n`);
   writeFileSync(join(dir, 'token'), TOKEN);
@@ -88,7 +96,7 @@ api:
   tokenOwner: owner@example.com
 ${overrides.api ?? ''}
 rules:
-  scope: { emailDomains: [example.com] }
+  scope: ${overrides.scope ?? '{ emailDomains: [example.com] }'}
   ranks:
     SUPER:
       - cn=owners,${fixture.groupsBase}
@@ -210,6 +218,96 @@ describe.skipIf(skip)('dirsync plan and apply against slapd and the mock API', (
       'GET /multipleusers',
     ]);
   });
+
+  /**
+   * Issue 13 item 4: users the plan leaves alone cost nothing. Each shape is added to the
+   * organization above; once converged, a plan and an apply make exactly the two listings (no
+   * GET /user, no write), and the plan is empty.
+   */
+  const QUIET_SHAPES: Record<
+    string,
+    { users: SeedUser[]; overrides: Overrides; byHand?: string[] }
+  > = {
+    'guests in none of promoteGuests.groups': {
+      users: [id(100), id(101), id(102)].map((email) => ({ email, tag: 'GUEST' })),
+      overrides: {
+        rules: `  removed: { action: delete, graceDays: 7 }\n  promoteGuests:\n    groups:\n      - cn=owners,${fixture.groupsBase}`,
+      },
+    },
+    'users out of scope (another domain, an excluded address)': {
+      users: [{ email: 'contractor0@partner.example.net' }, { email: id(103) }],
+      overrides: { scope: `{ emailDomains: [example.com], exclude: [${id(103)}] }` },
+    },
+    'protected users (locked, would be demoted, gone from the directory)': {
+      users: [{ email: id(104), rank: 'ADMIN' }],
+      overrides: {
+        safety: `safety:\n  protectedUsers: [${id(6)}, ${id(104)}, leaver1@example.com]`,
+      },
+    },
+    'users suspended by hand (before and after convergence)': {
+      users: [{ email: id(105), ad_status: 'SUSPENDED' }],
+      overrides: {},
+      byHand: [id(11), id(12)],
+    },
+  };
+  const quietShapes = Object.keys(QUIET_SHAPES);
+
+  it.each([...quietShapes.map((s) => [s]), ['all of them together']])(
+    'a converged organization with %s: a quiet plan and apply make exactly the 2 listings',
+    async (shape) => {
+      const shapes = shape === 'all of them together' ? quietShapes : [shape];
+      const parts = shapes.map((s) => QUIET_SHAPES[s]!);
+      // Each shape overrides different keys (only the guests' touches rules).
+      const overrides: Overrides = {};
+      for (const p of parts) Object.assign(overrides, p.overrides);
+      const { config, mock } = await setup({
+        seed: seed(parts.flatMap((p) => p.users)),
+        overrides,
+      });
+      let applies = 0;
+      for (;;) {
+        const planned = await runCli(['plan', '--config', config, '--json']);
+        expect(planned.code, planned.stderr).toBe(0);
+        if ((JSON.parse(planned.stdout) as { actions: unknown[] }).actions.length === 0) break;
+        expect(applies++, planned.stdout).toBeLessThan(3);
+        expect((await runCli(['apply', '--config', config])).code).toBe(0);
+      }
+      for (const email of parts.flatMap((p) => p.byHand ?? [])) {
+        const res = await fetch(`${mock.url}/_mock/users/${orgUser(mock, email)!.email_id}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ad_status: 'SUSPENDED' }),
+        });
+        expect(res.status).toBe(200);
+      }
+      const emailOf = new Map(
+        mock.store.snapshot().organizations[0]!.users.map((u) => [u.email_id, u.email]),
+      );
+      const calls = (): Record<string, number | string[]> => {
+        const out: Record<string, number | string[]> = {};
+        for (const r of mock.requests) {
+          const key = `${r.method} ${r.path}`;
+          out[key] = (typeof out[key] === 'number' ? out[key] : 0) + 1;
+        }
+        // Name the users whose details were read, so that a failure says which shape it was.
+        const read = mock.requests.filter((r) => r.path === '/user');
+        if (read.length > 0)
+          out['users read'] = read.map((r) => emailOf.get(Number(r.params['email_id'])) ?? '?');
+        mock.requests.length = 0;
+        return out;
+      };
+      calls();
+
+      const quietPlan = await runCli(['plan', '--config', config, '--json']);
+      expect(quietPlan.code).toBe(0);
+      expect((JSON.parse(quietPlan.stdout) as { actions: unknown[] }).actions).toEqual([]);
+      expect(calls()).toEqual({ 'GET /multipleusers': 2 });
+
+      const quietApply = await runCli(['apply', '--config', config]);
+      expect(quietApply.code).toBe(0);
+      expect(calls()).toEqual({ 'GET /multipleusers': 2 });
+    },
+  );
 
   it('check binds, searches, authenticates and prints counts; explain shows one user', async () => {
     const { config, mock } = await setup();
