@@ -212,7 +212,7 @@ export class LdapConnection {
         `the RootDSE of ${this.url} cannot be read to detect the directory flavor: ${(error as Error).message}`,
         {
           cause: error,
-          hint: 'set source.flavor (ad or openldap) so no detection is needed',
+          hint: 'set source.flavor (ad, openldap or 389ds) so no detection is needed',
         },
       );
     });

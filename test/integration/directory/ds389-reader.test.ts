@@ -21,6 +21,23 @@ if (ds === undefined) {
 const USERS = 130;
 const PAGE = 25;
 const READER_PASSWORD = 'Reader-389-Secret';
+/** What the 389ds flavor reads: the README's reader ACI. */
+const READER_ATTRIBUTES = [
+  'objectClass',
+  'uid',
+  'cn',
+  'mail',
+  'givenName',
+  'sn',
+  'nsUniqueId',
+  'nsAccountLock',
+  'shadowExpire',
+  'krbPrincipalExpiration',
+  'memberOf',
+  'member',
+  'uniqueMember',
+  'memberUid',
+].join(' || ');
 /** Days since 1970-01-01 UTC, as shadowExpire counts. */
 const today = (): number => Math.floor(Date.now() / 86_400_000);
 /** A GeneralizedTime `days` from now. */
@@ -120,14 +137,14 @@ function ldif(root: string): string {
     group('admins', [`member: cn=helpdesk,${groups}`, `member: ${userDn(8)}`]),
     group('devs', ['gidNumber: 7001', 'memberUid: dsuser12'], ['groupOfNames', 'posixGroup']),
   );
-  // Readers need an ACI: 389-DS denies what no ACI allows. `*` does not cover operational
-  // attributes, so nsUniqueId and nsAccountLock are named.
+  // Readers need an ACI: 389-DS denies what no ACI allows. This one names what dirsync reads
+  // (nsUniqueId and nsAccountLock are operational) and leaves userPassword out.
   blocks.push(
     [
       `dn: ${root}`,
       'changetype: modify',
       'add: aci',
-      `aci: (targetattr="*||nsUniqueId||nsAccountLock||memberOf")(version 3.0; acl "dirsync reader"; allow (read, search, compare) userdn="ldap:///uid=limited,${root}";)`,
+      `aci: (targetattr="${READER_ATTRIBUTES}")(version 3.0; acl "dirsync reader"; allow (read, search, compare) userdn="ldap:///uid=limited,${root}";)`,
     ].join('\n'),
   );
   return blocks.join('\n\n') + '\n';
@@ -264,17 +281,18 @@ describe.skipIf(ds === undefined)('LDAP reader against 389 Directory Server', ()
     });
   });
 
-  it('reads as a reader whose ACI names the operational attributes', async () => {
+  it('reads as a reader whose ACI names the attributes dirsync reads, operational ones included', async () => {
     const reader = { ...server, bindDn: `uid=limited,${root}` };
-    const small = await source(
-      reader,
-      { users: { baseDns: [users], filter: '(&(objectClass=inetOrgPerson)(uid=dsuser2))' } },
-      READER_PASSWORD,
-    ).read({ groupsOfInterest: [] });
-    expect(small.users[0]).toMatchObject({
-      id: byUid(snapshot, 'dsuser2')?.id,
-      disabled: true,
-    });
+    const request = { groupsOfInterest: [`cn=owners,${groups}`, `cn=admins,${groups}`] };
+    const [asReader, asAdmin] = await Promise.all([
+      source(reader, {}, READER_PASSWORD).read(request),
+      source(server).read(request),
+    ]);
+    const view = (s: DirectorySnapshot) =>
+      s.users.map((u) => [u.id, u.email, u.logins, u.disabled, u.expired, u.groups]);
+    expect(view(asReader)).toEqual(view(asAdmin));
+    expect(asReader.users.filter((u) => u.disabled)).toHaveLength(2);
+    expect(asReader.users.filter((u) => u.groups.length > 0)).toHaveLength(3);
   });
 
   it("ends with a DirectoryError when the reader's size limit cuts the read short", async () => {
