@@ -31,8 +31,11 @@ export interface BindSeen {
   dn: string;
 }
 
-/** What the server sends: messages, `cut` (the connection is closed), or a pause. */
-export type Reply = (Buffer | 'cut' | Promise<void>)[];
+/**
+ * What the server sends: messages, `cut` (the connection is closed), `reset` (a TCP reset once
+ * what was written is out), or a pause.
+ */
+export type Reply = (Buffer | 'cut' | 'reset' | Promise<void>)[];
 
 export interface FakeLdapScript {
   search(request: SearchSeen): Reply;
@@ -83,6 +86,11 @@ export async function startFakeLdap(script: FakeLdapScript): Promise<FakeLdap> {
       if (part === 'cut') {
         // What was written goes out first, then the server goes away without a SearchResultDone.
         socket.end(() => socket.destroy());
+        return;
+      }
+      if (part === 'reset') {
+        await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
+        socket.resetAndDestroy();
         return;
       }
       if (!Buffer.isBuffer(part)) {
@@ -154,10 +162,10 @@ export interface PageSpec {
   references?: readonly string[];
   /**
    * How the page ends: `done` (default: a SearchResultDone with the next page's cookie, empty on
-   * the last page), a failing result code, or the connection cut after the entries, or in the
-   * middle of the last entry.
+   * the last page), a failing result code, or the connection cut (closed, or reset) after the
+   * entries, or closed in the middle of the last entry.
    */
-  end?: 'done' | { code: number; message?: string } | 'cut' | 'cut-mid-entry';
+  end?: 'done' | { code: number; message?: string } | 'cut' | 'reset' | 'cut-mid-entry';
 }
 
 /**
@@ -181,7 +189,7 @@ export function pagedScript(pages: readonly PageSpec[], chunkSize?: number): Fak
       });
       const references = (page.references ?? []).map((uri) => searchReference(id, [uri]));
       const end = page.end ?? 'done';
-      if (end === 'cut') return [...entries, ...references, 'cut'];
+      if (end === 'cut' || end === 'reset') return [...entries, ...references, end];
       if (end === 'cut-mid-entry') {
         const last = entries.pop() ?? searchEntry(id, 'cn=cut');
         return [...entries, last.subarray(0, Math.ceil(last.length / 2)), 'cut'];

@@ -201,6 +201,7 @@ describe('ldapts contract: a real Client through the reader against canned BER',
 
   it.each([
     ['after the entries of a page', 'cut'],
+    ['by a reset after the entries of a page', 'reset'],
     ['in the middle of an entry', 'cut-mid-entry'],
   ] as const)(
     'fails, never returns part of the read, when the connection is cut %s',
