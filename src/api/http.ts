@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { BlockList, isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { ConfigError } from '../errors.js';
+import { isLoopback } from '../loopback.js';
+
+// The rule lives in loopback.ts, shared with the LDAP source.
+export { isLoopback };
 
 /** Limits on each phase of a request; all in milliseconds. */
 export interface Timeouts {
@@ -47,24 +50,6 @@ export function proxySettingsFrom(env: Env): ProxySettings {
     httpsProxy: pick('https_proxy'),
     noProxy: pick('no_proxy'),
   };
-}
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-/**
- * Whether a host (as `URL.hostname` gives it: IPv6 in brackets) is this machine: an IP literal
- * in 127.0.0.0/8, `::1` in any spelling (the URL parser normalises `[0:0::1]`, `127.1` and
- * `2130706433`; IPv4-mapped `::ffff:127.x.y.z` counts), or the name `localhost` exactly. Any
- * other name, `127.0.0.1.nip.io` included, may resolve anywhere.
- */
-export function isLoopback(hostname: string): boolean {
-  if (hostname.toLowerCase() === 'localhost') return true;
-  const bare =
-    hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
-  const family = isIP(bare);
-  return family !== 0 && LOOPBACK.check(bare, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 export interface DispatcherOptions {

@@ -39,7 +39,8 @@ function buildProgram(
       writeErr: (s) => io.stderr.write(s),
     });
 
-  program.version(VERSION, '--version', 'print the version');
+  program.version(VERSION, '-V, --version', 'print the version');
+  program.addHelpText('after', EXIT_CODES_HELP);
 
   program
     .command('plan')
@@ -155,6 +156,17 @@ function buildProgram(
 
   return program;
 }
+
+/** The exit codes, as `errors.ts`'s ExitCode and the README's table define them. */
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  failure: directory or API unreachable, a read incomplete, the token refused
+  2  bad config or usage (also an invalid plan file, a port already in use)
+  3  a safety rail refused the run, or a budget held some actions back (the rest applied)
+  4  applied, but some actions failed or are unclear (the report lists each; 4 wins over 3)
+  5  stopped before finishing: SIGTERM or SIGINT, schedule.runTimeout, a lost run lock
+`;
 
 const MOCK_API_HELP = `
 Faults file keys, per endpoint path or "*" (an endpoint's entry adds to "*"), plus seed:

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { DirsyncError } from '../errors.js';
+import { ConfigError, DirsyncError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
 import { FaultInjector, LISTING_PATH, parseFaults, type Faults } from './faults.js';
 import { HttpError, routes, type Params, type Reply, type Route } from './routes.js';
@@ -331,7 +331,8 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
-        new DirsyncError(
+        // A ConfigError (exit 2), as the daemon's and the SCIM listener's: the port is a setting.
+        new ConfigError(
           `the mock API cannot listen on ${listenHost}:${port} (${error.code ?? error.message})`,
           {
             cause: error,

@@ -81,4 +81,22 @@ describe('dirsync CLI', () => {
       expect.arrayContaining(['source', 'api', 'rules', 'safety']),
     );
   });
+
+  it('prints the version with -V as with --version', async () => {
+    const short = await runCli(['-V']);
+    const long = await runCli(['--version']);
+
+    expect(short).toEqual({ code: 0, stdout: long.stdout, stderr: '' });
+    expect(short.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('lists every exit code in --help', async () => {
+    const result = await runCli(['--help']);
+
+    expect(result.code).toBe(0);
+    const footer = result.stdout.slice(result.stdout.indexOf('Exit codes:'));
+    for (const code of [0, 1, 2, 3, 4, 5])
+      expect(footer).toMatch(new RegExp(`^  ${code}  \\w`, 'm'));
+    expect(footer).toContain('bad config or usage');
+  });
 });
