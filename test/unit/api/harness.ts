@@ -2,6 +2,7 @@ import { afterEach } from 'vitest';
 import { errors, MockAgent, type Dispatcher } from 'undici';
 import { ApiClient, type ApiClientOptions } from '../../../src/api/client.js';
 import { asEmailId, asUserId } from '../../../src/api/ids.js';
+import type { RetryPolicy } from '../../../src/api/retry.js';
 
 export const ORIGIN = 'https://api.example.test';
 /** Distinctive, so a test can search any text for it. */
@@ -9,6 +10,15 @@ export const TOKEN = 'tok-S3CRET-7f3a9c1e55d2';
 
 export const JOE = asEmailId(1001);
 export const JOE_USER_ID = asUserId(5_000_001);
+
+/** The harness client's retry policy: small waits, no settle wait. */
+export const TEST_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 5,
+  baseDelayMs: 100,
+  maxDelayMs: 1000,
+  maxElapsedMs: 60_000,
+  settleMs: 0,
+};
 
 /** A request as it left the client. */
 export interface Sent {
@@ -111,13 +121,7 @@ export function harness(options: Partial<ApiClientOptions> = {}): {
       return Promise.resolve();
     },
     random: () => 0.5,
-    retry: {
-      maxAttempts: 5,
-      baseDelayMs: 100,
-      maxDelayMs: 1000,
-      maxElapsedMs: 60_000,
-      settleMs: 0,
-    },
+    retry: TEST_RETRY_POLICY,
     ...options,
   });
   const pool = agent.get(ORIGIN);

@@ -8,14 +8,10 @@ import {
   type RetryInput,
   type RetryPolicy,
 } from '../../../src/api/retry.js';
+import { TEST_RETRY_POLICY } from './harness.js';
 
-const policy: RetryPolicy = {
-  maxAttempts: 5,
-  baseDelayMs: 100,
-  maxDelayMs: 1000,
-  settleMs: 2000,
-  maxElapsedMs: 60_000,
-};
+/** The harness's policy, with a settle wait to see it apply. */
+const policy: RetryPolicy = { ...TEST_RETRY_POLICY, settleMs: 2000 };
 
 /** The failures a call meets, as the transport classifies them. */
 const FAILURES = {
