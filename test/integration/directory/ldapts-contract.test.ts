@@ -223,6 +223,23 @@ describe('ldapts contract: a real Client through the reader against canned BER',
     },
   );
 
+  it('fails on a malformed message, and drops the connection at once (no wait for a timeout)', async () => {
+    // A SET where an LDAPMessage SEQUENCE must be.
+    const server = await aServer({ search: () => [Buffer.from([0x31, 0x03, 0x02, 0x01, 0x07])] });
+    const conn = await open(server);
+    const search = () => conn.searchAll(BASE, { filter: '(cn=*)', attributes: ['cn'] });
+    try {
+      const first = await search().catch((e: unknown) => e);
+      const again = await search().catch((e: unknown) => e);
+
+      expect(first).toBeInstanceOf(DirectoryError);
+      expect((first as Error).message).toMatch(/malformed LDAP message from the server.*tag 0x31/);
+      expect((again as Error).message).toMatch(/Socket connection not established/);
+    } finally {
+      await conn.close();
+    }
+  });
+
   it('fails when the connection is cut before any answer', async () => {
     const server = await aServer({ search: () => ['cut'] });
 
