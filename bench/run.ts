@@ -42,12 +42,22 @@ function runScript(name: string): { status: number | null; output: string; resul
 const apiClient = runScript('api-client.ts');
 const directoryRead = runScript('directory-read.ts');
 const plan = runScript('plan.ts');
+const hotPaths = runScript('hot-paths.ts');
 const sync = runScript('sync.ts');
 
 writeFileSync(
   join(ROOT, 'bench/results.json'),
   JSON.stringify(
-    { machine, date: new Date().toISOString(), mock, apiClient, directoryRead, plan, sync },
+    {
+      machine,
+      date: new Date().toISOString(),
+      mock,
+      apiClient,
+      directoryRead,
+      plan,
+      hotPaths,
+      sync,
+    },
     null,
     2,
   ) + '\n',

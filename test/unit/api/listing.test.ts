@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ListedUser, ListingFormatError, parseListing } from '../../../src/api/schema.js';
 import { harness, listed } from './harness.js';
 
@@ -55,13 +55,12 @@ describe('a 100k-user listing', () => {
     listed(1001 + i, { email: `user${i}@corp.example.com`, groups: [['Employees'], ['Staff']] }),
   );
 
-  it('parses in well under a second past JSON.parse, keeping only what we use', () => {
-    const text = JSON.stringify(users);
-    const raw: unknown = JSON.parse(text);
+  // Its speed (~100 ms; a zod pass per user is ~3x) is measured by bench/hot-paths.ts.
+  it('parses with the hand-written check alone, no zod pass per user, keeping only what we use', () => {
+    const raw: unknown = JSON.parse(JSON.stringify(users));
+    const zod = [vi.spyOn(ListedUser, 'parse'), vi.spyOn(ListedUser, 'safeParse')];
 
-    const started = performance.now();
     const parsed = parseListing(raw, 'USER');
-    const ms = performance.now() - started;
 
     expect(parsed).toHaveLength(100_000);
     expect(parsed[99_999]).toEqual({
@@ -77,8 +76,7 @@ describe('a 100k-user listing', () => {
       groups: ['Employees', 'Staff'],
     });
     expect(Object.keys(parsed[0] ?? {})).toHaveLength(10);
-    // Typically ~100 ms; the bound only catches a slow path (a per-object zod parse is ~3x).
-    expect(ms).toBeLessThan(1500);
+    for (const spy of zod) expect(spy).not.toHaveBeenCalled();
   });
 
   it('comes through the client in one request', async () => {
@@ -86,12 +84,9 @@ describe('a 100k-user listing', () => {
     const { client, on, sent } = active;
     on('GET', '/multipleusers', { status: 200, body: users });
 
-    const started = performance.now();
     const listedUsers = await client.listUsers();
-    const ms = performance.now() - started;
 
     expect(listedUsers).toHaveLength(100_000);
     expect(sent).toHaveLength(1);
-    expect(ms).toBeLessThan(10_000);
   });
 });
