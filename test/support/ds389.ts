@@ -14,7 +14,6 @@ const execFileAsync = promisify(execFile);
 
 export const DEFAULT_DS389_SUFFIX = 'dc=example,dc=com';
 const ROOT_DN = 'cn=Directory Manager';
-const ROOT_PASSWORD = 'Dirsync-389-Secret';
 const START_TIMEOUT_MS = 60_000;
 const PORT_ATTEMPTS = 4;
 const TEMPLATE = '/usr/share/dirsrv/data/template-dse.ldif';
@@ -100,13 +99,19 @@ export async function startDs389(suffix = DEFAULT_DS389_SUFFIX): Promise<Ds389Se
   const tools = findTools();
   if (typeof tools === 'string') throw new Error(tools);
   const dir = await mkdtemp(join(tmpdir(), 'dirsync-ds389-'));
+  // One per instance: a bind with it succeeds only against this instance, never against another
+  // test run's 389-DS that took the probed port first.
+  const rootPassword = `Dirsync-389-${randomBytes(12).toString('base64url')}`;
   try {
     const paths = await makeTree(dir);
     const template = await readFile(TEMPLATE, 'utf8');
     let lastError: unknown;
     for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt += 1) {
       const port = await freePort();
-      await writeFile(join(paths.config, 'dse.ldif'), buildDse(template, paths, port, suffix));
+      await writeFile(
+        join(paths.config, 'dse.ldif'),
+        buildDse(template, paths, port, suffix, rootPassword),
+      );
       await rm(paths.db, { recursive: true, force: true });
       await mkdir(paths.db);
       const child = spawnServer(tools.nsSlapd, paths, dir);
@@ -115,7 +120,7 @@ export async function startDs389(suffix = DEFAULT_DS389_SUFFIX): Promise<Ds389Se
         port,
         baseDn: suffix,
         bindDn: ROOT_DN,
-        bindPassword: ROOT_PASSWORD,
+        bindPassword: rootPassword,
         dir,
       };
       try {
@@ -123,9 +128,9 @@ export async function startDs389(suffix = DEFAULT_DS389_SUFFIX): Promise<Ds389Se
       } catch (error) {
         await stopChild(child);
         lastError = error;
-        // Another process took the probed port between probe and bind: try another one.
-        const log = await readFile(paths.errorLog, 'utf8').catch(() => '');
-        if (/Address already in use|Cannot bind/i.test(log)) continue;
+        // Another process took the probed port between probe and bind: try another one. (In the
+        // foreground ns-slapd logs nothing, not even "address in use": ask the port itself.)
+        if (await portTaken(port)) continue;
         throw error;
       }
       const server: Ds389Server = { ...connection, stop: () => stopServer(child, dir) };
@@ -194,7 +199,13 @@ async function makeTree(dir: string): Promise<Paths> {
   return paths;
 }
 
-function buildDse(template: string, paths: Paths, port: number, suffix: string): string {
+function buildDse(
+  template: string,
+  paths: Paths,
+  port: number,
+  suffix: string,
+  rootPassword: string,
+): string {
   const values: Record<string, string> = {
     schema_dir: paths.schema,
     lock_dir: paths.lock,
@@ -210,7 +221,7 @@ function buildDse(template: string, paths: Paths, port: number, suffix: string):
     // ns-slapd refuses to switch to a user it is not allowed to: run as whoever runs the tests.
     ds_user: userInfo().username,
     rootdn: ROOT_DN,
-    ds_passwd: ssha(ROOT_PASSWORD),
+    ds_passwd: ssha(rootPassword),
     ldapi_enabled: 'off',
     ldapi: join(paths.run, 'slapd.socket'),
     ldapi_autobind: 'off',
@@ -283,6 +294,15 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Whether something listens on a loopback port (a listen there fails with EADDRINUSE). */
+async function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRINUSE'));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
+  });
+}
+
 async function waitUntilBound(
   child: ChildProcess,
   connection: Ds389Connection,
@@ -298,7 +318,14 @@ async function waitUntilBound(
         .filter((line) => / - (ERR|CRIT|EMERG) - /.test(line))
         .slice(-15)
         .join('\n');
-      throw new Error(`ns-slapd exited during startup (${errorLog}):\n${errors}`);
+      // With -d (the foreground) ns-slapd 2.x writes no startup errors, to the log or stderr.
+      const why =
+        errors === ''
+          ? 'it logs no startup errors in the foreground: run ns-slapd -D <config dir> without -d to see them in its errors log'
+          : `${errorLog}:\n${errors}`;
+      throw new Error(
+        `ns-slapd exited during startup (code ${child.exitCode ?? child.signalCode}): ${why}`,
+      );
     }
     const client = new Client({ url: connection.url, connectTimeout: 1000, timeout: 5000 });
     try {
