@@ -43,6 +43,7 @@ const apiClient = runScript('api-client.ts');
 const directoryRead = runScript('directory-read.ts');
 const plan = runScript('plan.ts');
 const hotPaths = runScript('hot-paths.ts');
+const planDomains = runScript('plan-domains.ts');
 const sync = runScript('sync.ts');
 
 writeFileSync(
@@ -56,6 +57,7 @@ writeFileSync(
       directoryRead,
       plan,
       hotPaths,
+      planDomains,
       sync,
     },
     null,

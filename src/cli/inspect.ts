@@ -10,7 +10,8 @@ import { matchUsers } from '../reconcile/match.js';
 import type { OrgDetails } from '../reconcile/model.js';
 import { checkConfigFiles } from '../config/load.js';
 import { durationMs } from '../config/schema.js';
-import { desiredRank, detailReadsNeeded, inScope, plan } from '../reconcile/plan.js';
+import { desiredRank, detailReadsNeeded, plan } from '../reconcile/plan.js';
+import { compileScope } from '../reconcile/scope.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
 import {
   groupsOfInterest,
@@ -136,10 +137,11 @@ export async function checkCommand(ctx: CommandEnv, opts: { config?: string }): 
       `api        ${config.api.baseUrl}: authenticated; ${organization.length} users (${organization.length - guests} USER, ${guests} GUEST)`,
     );
     const { matches, ambiguous, unmatched } = matchUsers(snapshot.users, organization);
-    const scoped = organization.filter((u) => inScope(u.email, config.rules));
+    const scope = compileScope(config.rules.scope);
+    const scoped = organization.filter((u) => scope.includes(u.email));
     const absent = scoped.filter((u) => u.tag === 'USER' && !matches.has(u.emailId)).length;
     out(
-      `matching   ${matches.size} matched, ${scoped.length} in scope, ${unmatched.filter((u) => inScope(u.email, config.rules)).length} in the directory only, ` +
+      `matching   ${matches.size} matched, ${scoped.length} in scope, ${unmatched.filter((u) => scope.includes(u.email)).length} in the directory only, ` +
         `${absent} in scope but not in the directory, ${ambiguous.length} ambiguous`,
     );
     for (const w of snapshot.warnings.slice(0, 5))
@@ -196,7 +198,7 @@ export async function explainCommand(
     }
     out(printable(email));
     out(
-      `  in scope: ${inScope(email, config.rules) ? 'yes' : `no (rules.scope: ${config.rules.scope.emailDomains.join(', ')}; exclude ${config.rules.scope.exclude.length})`}`,
+      `  in scope: ${compileScope(config.rules.scope).includes(email) ? 'yes' : `no (rules.scope: ${config.rules.scope.emailDomains.join(', ')}; exclude ${config.rules.scope.exclude.length})`}`,
     );
     const ambiguity =
       org === undefined ? undefined : match.ambiguous.find((a) => a.email === org.email);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { domainEntryProblem } from '../reconcile/scope.js';
 import { dnList, SourceConfig } from './source.js';
 
 /**
@@ -57,9 +58,20 @@ export type ApiConfig = z.infer<typeof ApiConfig>;
 
 export const RulesConfig = z.strictObject({
   scope: z.strictObject({
-    /** Only organization users with these email domains are ever changed. */
+    /**
+     * Only organization users with these email domains are ever changed; `*.example.com` is
+     * every subdomain of example.com (not example.com itself). Case-insensitive.
+     */
     emailDomains: z
-      .array(z.string().min(1))
+      .array(
+        z
+          .string()
+          .min(1)
+          .superRefine((entry, ctx) => {
+            const problem = domainEntryProblem(entry);
+            if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+          }),
+      )
       .min(1, 'name at least one email domain dirsync manages'),
     /** Emails never touched, even inside the domains. */
     exclude: z.array(z.string()).default([]),

@@ -11,6 +11,7 @@ import {
 } from '../directory/model.js';
 import type { StateRecord, UserState } from '../state/model.js';
 import { matchUsers, type MatchResult } from './match.js';
+import { compileScope } from './scope.js';
 import {
   ACTION_ORDER,
   type Action,
@@ -44,16 +45,14 @@ export interface PlanInput {
 
 const DAY_MS = 86_400_000;
 
-export function emailDomain(email: string): string {
-  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
-}
+export { emailDomain } from './scope.js';
 
-/** Only organization users inside the scope are ever changed. */
+/**
+ * Only organization users inside the scope are ever changed. For one address: compiles the
+ * scope each call, so for many use `compileScope(rules.scope)` once (as `plan` does).
+ */
 export function inScope(email: string, rules: RulesConfig): boolean {
-  const lower = email.trim().toLowerCase();
-  if (rules.scope.exclude.some((x) => x.trim().toLowerCase() === lower)) return false;
-  const domain = emailDomain(lower);
-  return rules.scope.emailDomains.some((d) => d.trim().toLowerCase() === domain);
+  return compileScope(rules.scope).includes(email);
 }
 
 function compareEmails(a: string, b: string): number {
@@ -151,10 +150,11 @@ export function detailReadsNeeded(
   const wantCards = rules.smartcards === 'manage';
   if (!wantUsernames && !wantCards) return [];
   const { matches, ambiguousIds } = input.match ?? matchUsers(input.directory, input.organization);
+  const scope = compileScope(rules.scope);
   const out: number[] = [];
   for (const org of input.organization) {
     const dir = matches.get(org.emailId);
-    if (!inScope(org.email, rules) || ambiguousIds.has(org.emailId) || dir === undefined) continue;
+    if (!scope.includes(org.email) || ambiguousIds.has(org.emailId) || dir === undefined) continue;
     // A guest the plan leaves a guest gets no other action either: nothing of theirs to read.
     if (
       org.tag === 'GUEST' &&
@@ -226,11 +226,12 @@ export function plan(input: PlanInput): Plan {
   const problems: PlanProblem[] = [];
   const timers: Plan['timers'] = { started: {}, cleared: [] };
   const unreadable = unreadableAddresses(input, unmatched);
+  const scope = compileScope(rules.scope);
   let managed = 0;
   let matched = 0;
 
   for (const org of input.organization) {
-    if (!inScope(org.email, rules)) continue;
+    if (!scope.includes(org.email)) continue;
     managed++;
     if (ambiguousIds.has(org.emailId)) {
       // Present in the directory (more than once): not absent, so no removal timer runs.
@@ -258,7 +259,7 @@ export function plan(input: PlanInput): Plan {
     planPresent(ctx, dir, input);
   }
   for (const u of unmatched) {
-    if (u.problems !== undefined && inScope(u.email, rules))
+    if (u.problems !== undefined && scope.includes(u.email))
       for (const p of u.problems) problems.push(planProblem(u.email, u.dn, p));
   }
   for (const entry of input.unusable ?? [])
@@ -281,7 +282,7 @@ export function plan(input: PlanInput): Plan {
     createdAt: now.toISOString(),
     actions,
     notInOrganization: unmatched
-      .filter((u) => inScope(u.email, rules))
+      .filter((u) => scope.includes(u.email))
       .map((u) => ({ email: u.email, dn: u.dn }))
       .sort((a, b) => compareEmails(a.email, b.email)),
     ambiguous,

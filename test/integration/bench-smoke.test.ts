@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { benchPlan, expectedPlanCounts } from '../../bench/plan.js';
+import { benchDomains } from '../../bench/plan-domains.js';
 import { benchSync, minimumCalls, SYNC_DRIFT } from '../../bench/sync.js';
 import { slapdAvailable, slapdUnavailableReason } from '../support/slapd.js';
 
@@ -21,6 +22,11 @@ describe('bench smoke, 1k users', () => {
     expect(result.counts).toEqual(expectedPlanCounts(USERS));
     // Only the guests have no state record: nobody else needs a detail read.
     expect(result.detailReads).toBe(SLICE);
+  });
+
+  it('the scope bench plans nothing for a converged organization, every user in scope', () => {
+    const result = benchDomains(USERS, 700, 1, true);
+    expect(result).toMatchObject({ managedUsers: USERS, actions: 0, detailReads: 0 });
   });
 
   it.each([
