@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { relative, sep } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import {
   SambaBusyError,
@@ -8,7 +6,8 @@ import {
   type SambaConnection,
   type SambaServer,
 } from './samba.js';
-import { sambaSetup, type QueuedFile } from './samba-setup.js';
+import { queuedFiles } from './queued-files.js';
+import { sambaSetup } from './samba-setup.js';
 
 /**
  * Starts the one Samba AD DC of this test run (its LDAP ports are fixed, so test files share it)
@@ -64,26 +63,4 @@ function skip(project: TestProject, reason: string): () => Promise<void> {
   console.warn(`Samba AD DC tests will be skipped: ${reason}`);
   project.provide('samba', undefined);
   return () => Promise.resolve();
-}
-
-/**
- * The test files of this run, with their text: `vitest run test/unit` then skips the ~6 s Samba
- * start. The CLI filters live in an internal field of Vitest; if it ever goes away every test
- * file counts as queued, which only costs time.
- */
-async function queuedFiles(project: TestProject): Promise<QueuedFile[]> {
-  const pattern: unknown = Reflect.get(project.vitest, 'filenamePattern');
-  const filters =
-    Array.isArray(pattern) && pattern.every((item) => typeof item === 'string')
-      ? pattern
-      : undefined;
-  const specs = await project.vitest.globTestSpecifications(filters);
-  const files = [...new Set(specs.map((spec) => spec.moduleId))];
-  const root = project.config.root;
-  return Promise.all(
-    files.map(async (file) => ({
-      path: relative(root, file).split(sep).join('/'),
-      source: await readFile(file, 'utf8').catch(() => ''),
-    })),
-  );
 }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ds389Setup,
   sambaOrSkip,
   sambaSetup,
+  usesDs389,
   usesSamba,
   type QueuedFile,
   type SambaSetupInput,
@@ -11,6 +13,7 @@ import {
 const INJECT = ['inject(', "'samba'", ')'].join('');
 const INJECT_SPACED = ['inject( ', '"samba"', ' )'].join('');
 const HARNESS = ['../../support/', 'samba.js'].join('');
+const INJECT_DS389 = ['inject(', "'ds389'", ')'].join('');
 
 const unit = (name: string, source = ''): QueuedFile => ({ path: `test/unit/${name}`, source });
 const file = (path: string, source = ''): QueuedFile => ({ path, source });
@@ -124,5 +127,57 @@ describe('sambaOrSkip', () => {
   it('lets the tests skip locally, and passes a provided Samba through', () => {
     expect(sambaOrSkip(undefined, false)).toBeUndefined();
     expect(sambaOrSkip({ url: 'ldaps://127.0.0.1' }, true)).toEqual({ url: 'ldaps://127.0.0.1' });
+  });
+});
+
+describe('ds389Setup: the same rule for the 389 Directory Server', () => {
+  const ds389Test = file(
+    'test/integration/directory/ds389-reader.test.ts',
+    `const ds = ${INJECT_DS389};`,
+  );
+
+  it('in CI starts 389-DS for a run beyond the unit tests even when no file injects it, and fails where it cannot run', () => {
+    const files = [unit('a.test.ts'), file('test/e2e/sync.test.ts')];
+
+    expect([
+      ds389Setup(input({ ci: true, files })),
+      ds389Setup(input({ ci: true, files: [ds389Test], unavailable: 'missing: ns-slapd' })),
+      ds389Setup(input({ ci: true, optedOut: true, files: [ds389Test] })).action,
+      ds389Setup(input({ ci: true, files: [unit('a.test.ts')] })),
+    ]).toEqual([
+      { action: 'start', because: 'CI=true and the run includes test/e2e/sync.test.ts' },
+      {
+        action: 'fail',
+        reason:
+          'CI=true and test/integration/directory/ds389-reader.test.ts uses 389-DS, but the 389 Directory Server cannot run: missing: ns-slapd',
+      },
+      'start',
+      { action: 'none' },
+    ]);
+  });
+
+  it('locally starts 389-DS only for a file that injects it, and skips with the reason', () => {
+    expect([
+      ds389Setup(input({ files: [file('test/e2e/sync.test.ts')] })),
+      ds389Setup(input({ files: [ds389Test] })),
+      ds389Setup(input({ files: [ds389Test], unavailable: 'missing: ns-slapd' })),
+      ds389Setup(input({ files: [ds389Test], optedOut: true })),
+    ]).toEqual([
+      { action: 'none' },
+      { action: 'start', because: 'test/integration/directory/ds389-reader.test.ts uses 389-DS' },
+      { action: 'skip', reason: 'missing: ns-slapd' },
+      { action: 'skip', reason: 'DIRSYNC_TEST_DS389=0' },
+    ]);
+  });
+
+  it('reads an inject of ds389 with any quotes, not the word alone nor a Samba inject', () => {
+    const source = (text: string) => usesDs389(file('test/integration/x.test.ts', text));
+
+    expect([
+      source(INJECT_DS389),
+      source(['inject( ', '`ds389`', ' )'].join('')),
+      source('// a 389-DS (ds389) note'),
+      source(INJECT),
+    ]).toEqual([true, true, false, false]);
   });
 });
