@@ -24,6 +24,13 @@ function parsePort(value: string): number {
   return n;
 }
 
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError('expected a whole number, 1 or more');
+  return n;
+}
+
 function buildProgram(
   io: CliIo,
   running: Promise<unknown>[],
@@ -128,13 +135,45 @@ function buildProgram(
     });
 
   program
-    .command('config')
-    .description('about the config file')
+    .command('status')
+    .description(
+      'the last runs: outcome, counts, rails tripped, held actions and the plan to review (from the state folder, offline)',
+    )
+    .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
+    .option('--runs <n>', 'how many runs to show', parseCount, 5)
+    .option('--json', 'print the runs as one JSON object')
+    .action(async (opts: { config?: string; runs: number; json?: boolean }) => {
+      const { statusCommand } = await import('./status.js');
+      result.code = statusCommand(ctx, opts);
+    });
+
+  const config = program.command('config').description('about the config file');
+  config
     .command('schema')
-    .description('print the JSON Schema of the config file')
+    .description('print the JSON Schema of the config file (editors use it for hovers)')
     .action(async () => {
       const { configSchemaCommand } = await import('./commands.js');
       result.code = configSchemaCommand(ctx);
+    });
+  config
+    .command('validate')
+    .description(
+      'check the config file offline: keys, ${ENV} values, secret files, LDAP filters, CA files',
+    )
+    .option('--config <file>', 'config file (default: $DIRSYNC_CONFIG or ./dirsync.yaml)')
+    .action(async (opts: { config?: string }) => {
+      const { configValidateCommand } = await import('./config-init.js');
+      result.code = configValidateCommand(ctx, opts);
+    });
+  config
+    .command('init')
+    .description('write a commented starter config for Active Directory or OpenLDAP')
+    .option('--flavor <flavor>', 'ad or openldap', 'ad')
+    .option('--out <file>', 'where to write it (- for stdout)', './dirsync.yaml')
+    .option('--force', 'replace the file if it exists')
+    .action(async (opts: { flavor: string; out: string; force?: boolean }) => {
+      const { configInitCommand } = await import('./config-init.js');
+      result.code = configInitCommand(ctx, opts);
     });
 
   program
