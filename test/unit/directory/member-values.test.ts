@@ -148,6 +148,28 @@ describe('member values that mean something else', () => {
     expect(e.hint).toContain('every member would lose what the group grants');
   });
 
+  it('counts a value listed twice once, and does not refuse a group a user reaches by its own memberOf', async () => {
+    const ldif = LDIF.replace(
+      `cn: ghosts\nmember: uid=svc-backup,${SERVICES}`,
+      `cn: ghosts\nmember: uid=svc-backup,${SERVICES}\nmember: UID=svc-backup, ${SERVICES}`,
+    ).replace(`uid: dee\n`, `uid: dee\nmemberOf: ${GHOSTS}\n`);
+    const other = join(dir, 'memberof.ldif');
+    writeFileSync(other, `${ldif}\n`);
+
+    const snapshot = await source({ file: other }).read({ groupsOfInterest: [GHOSTS] });
+
+    expect(snapshot.unresolvedMembers).toEqual([
+      {
+        group: normalizeDn(GHOSTS),
+        count: 2,
+        sample: [normalizeDn(`uid=svc-backup,${SERVICES}`), normalizeDn(`uid=gone,${PEOPLE}`)],
+        all: true,
+      },
+    ]);
+    const dee = snapshot.users.find((u) => u.email === 'dee@example.com');
+    expect(dee?.groups).toEqual([normalizeDn(GHOSTS)]);
+  });
+
   it('reads the same group once the users base covers its member', async () => {
     const snapshot = await source({ users: { baseDns: [PEOPLE, SERVICES] } }).read({
       groupsOfInterest: [GHOSTS],
