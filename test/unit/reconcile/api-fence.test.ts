@@ -31,6 +31,11 @@ describe('reconcile/ depends on the UsersApi interface, not the client', () => {
     ["import { RetryingSender } from '../api/sender.js';"],
     ["import type { HttpTransport } from '../api/transport.js';"],
     ["import { createDispatcher } from '../api/http.js';"],
+    // The index re-exports the client; the others are its parts, not the interface.
+    ["import { ApiClient } from '../api/index.js';"],
+    ["import { decideRetry } from '../api/retry.js';"],
+    ["import { RequestLimiter } from '../api/limiter.js';"],
+    ["import { ListingDecoder } from '../api/listing-stream.js';"],
   ])('refuses %s in reconcile/apply.ts and reconcile/plan.ts', async (source) => {
     // Arrange
     const files = ['src/reconcile/apply.ts', 'src/reconcile/plan.ts'];
