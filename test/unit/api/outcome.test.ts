@@ -1,3 +1,4 @@
+import { errors } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { FreshRead } from '../../../src/api/fresh-read.js';
 import { ApiError } from '../../../src/errors.js';
@@ -37,6 +38,7 @@ describe('setSuspended: a toggle is never repeated blindly', () => {
     ['a 502', { status: 502 }],
     ['a 504', { status: 504 }],
     ['a lost answer', LOST],
+    ['a timeout (no headers in time)', { error: new errors.HeadersTimeoutError() }],
   ])(
     'after %s with the state still wrong, never toggles again: the outcome is unclear',
     async (_what, failure) => {
