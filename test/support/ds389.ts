@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -19,6 +19,9 @@ const PORT_ATTEMPTS = 4;
 const TEMPLATE = '/usr/share/dirsrv/data/template-dse.ldif';
 /** The schema files `dscreate` copies into every instance (the system ones load by themselves). */
 const SYSTEM_CONFIG = '/etc/dirsrv';
+/** What every instance needs from SYSTEM_CONFIG, which 389-ds-base keeps to its dirsrv user. */
+const COLLATIONS = join(SYSTEM_CONFIG, 'config', 'slapd-collations.conf');
+const CERTMAP = join(SYSTEM_CONFIG, 'config', 'certmap.conf');
 /** FreeIPA's Kerberos schema (krbPrincipalAux, krbPrincipalExpiration), shipped with 389-DS. */
 const KERBEROS_SCHEMA = '/usr/share/dirsrv/data/60kerberos.ldif';
 const INSTALL_HINT = 'To fix: apt-get install -y --no-install-recommends 389-ds-base ldap-utils';
@@ -73,7 +76,20 @@ function findTools(): Tools | string {
   if (missing.length > 0 || nsSlapd === undefined || ldapmodify === undefined) {
     return `389 Directory Server is not usable here, missing: ${missing.join(', ')}. ${INSTALL_HINT}`;
   }
+  const unreadable = [COLLATIONS, CERTMAP].filter((path) => !readable(path));
+  if (unreadable.length > 0) {
+    return `389 Directory Server is not usable here: cannot read ${unreadable.join(', ')} (389-ds-base keeps ${SYSTEM_CONFIG} to its dirsrv user). To fix: run the tests as root, or as a member of the dirsrv group`;
+  }
   return { nsSlapd, ldapmodify };
+}
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Why `startDs389` cannot work on this machine, or undefined when it can. */
@@ -186,11 +202,8 @@ async function makeTree(dir: string): Promise<Paths> {
   await Promise.all([paths.tmp, paths.ldif, paths.bak, paths.certs].map((path) => mkdir(path)));
   // What dscreate copies from /etc/dirsrv: collation and certificate-map config, the (empty)
   // user schema. Plus FreeIPA's Kerberos schema, so that tests can set krbPrincipalExpiration.
-  await copyFile(
-    join(SYSTEM_CONFIG, 'config', 'slapd-collations.conf'),
-    join(config, 'slapd-collations.conf'),
-  );
-  await copyFile(join(SYSTEM_CONFIG, 'config', 'certmap.conf'), join(config, 'certmap.conf'));
+  await copyFile(COLLATIONS, join(config, 'slapd-collations.conf'));
+  await copyFile(CERTMAP, join(config, 'certmap.conf'));
   const userSchema = join(SYSTEM_CONFIG, 'schema', '99user.ldif');
   if (existsSync(userSchema)) await copyFile(userSchema, join(paths.schema, '99user.ldif'));
   if (existsSync(KERBEROS_SCHEMA)) {
