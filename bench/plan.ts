@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { RulesConfig } from '../src/config/schema.js';
 import { normalizeDn } from '../src/directory/dn.js';
 import type { DirectoryUser } from '../src/directory/model.js';
+import { asEmailId, asUserId } from '../src/api/ids.js';
 import type { ActionKind, OrgUser } from '../src/reconcile/model.js';
 import { detailReadsNeeded, plan, type PlanInput } from '../src/reconcile/plan.js';
 import type { StateRecord } from '../src/state/model.js';
@@ -78,8 +79,8 @@ export function planInput(users: number): PlanInput {
     const emailId = 1000 + i;
     const email = slice === DRIFT.leaver ? `leaver${id}@example.com` : dir.email;
     organization.push({
-      emailId,
-      userId: 5_000_000 + i,
+      emailId: asEmailId(emailId),
+      userId: asUserId(5_000_000 + i),
       email,
       tag: slice === DRIFT.guest ? 'GUEST' : 'USER',
       adStatus: 'ACTIVE',

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
 import { ScimConfig, RulesConfig } from '../src/config/schema.js';
+import { asEmailId, asUserId } from '../src/api/ids.js';
 import { matchUsers } from '../src/reconcile/match.js';
 import type { OrgUser } from '../src/reconcile/model.js';
 import { plan } from '../src/reconcile/plan.js';
@@ -57,8 +58,8 @@ async function planOnly(storePath: string): Promise<void> {
   const snapshot = await new ScimSource(config).read({ groupsOfInterest: ['everyone'] });
   const readMs = performance.now() - started;
   const organization: OrgUser[] = snapshot.users.map((u, i) => ({
-    emailId: 1_000_000 + i,
-    userId: 5_000_000 + i,
+    emailId: asEmailId(1_000_000 + i),
+    userId: asUserId(5_000_000 + i),
     email: u.email,
     tag: 'USER',
     adStatus: 'ACTIVE',

@@ -1,9 +1,8 @@
 import type { UsersApi } from '../api/users-api.js';
-import { asEmailId, asUserId } from '../api/ids.js';
 import { ApiError, DirsyncError, describeError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
 import type { StatePatch } from '../state/store.js';
-import type { Action, ActionKind, OrgUser, Plan } from './model.js';
+import type { Action, ActionKind, ActionOf, OrgUser, Plan, Rank } from './model.js';
 import { unsendableValue } from './plan.js';
 
 /**
@@ -41,7 +40,7 @@ export interface ApplyOptions {
    */
   currentlyWanted?: ReadonlySet<string>;
   /** For a reviewed plan: the rank on record now, by emailId. */
-  currentRanks?: ReadonlyMap<number, string | undefined>;
+  currentRanks?: ReadonlyMap<number, Rank | undefined>;
   /** Called after each action, for progress and metrics. */
   onResult?: (result: ActionResult) => void;
   /** Set to stop starting new actions (SIGTERM): in-flight ones finish and are journaled. */
@@ -129,7 +128,7 @@ function staleReason(action: Action, options: ApplyOptions): string | undefined 
 function targetChanged(
   action: Action,
   user: OrgUser,
-  ranks: ReadonlyMap<number, string | undefined> | undefined,
+  ranks: ReadonlyMap<number, Rank | undefined> | undefined,
 ): string | undefined {
   switch (action.kind) {
     case 'promote_guest':
@@ -142,7 +141,7 @@ function targetChanged(
       const now = ranks?.get(action.emailId) ?? null;
       return now === action.before
         ? undefined
-        : `the rank on record is now ${String(now)}, not ${String(action.before)}`;
+        : `the rank on record is now ${now ?? 'none'}, not ${action.before ?? 'none'}`;
     }
     default:
       return undefined;
@@ -187,7 +186,7 @@ function stopReason(action: Action, error: unknown): ApplyReport['stopped'] {
   if (error.status !== 403) return undefined;
   // Contract note 2: an ADMIN may do everything but grant or remove ADMIN/SUPER. A 403 on such a
   // rank change says only that; the token may still write everything else.
-  const privileged = (r: unknown): boolean => r === 'ADMIN' || r === 'SUPER';
+  const privileged = (r: Rank | null): boolean => r === 'ADMIN' || r === 'SUPER';
   if (action.kind === 'set_rank' && (privileged(action.after) || privileged(action.before)))
     return undefined;
   return {
@@ -353,15 +352,15 @@ class StatusReader {
  * and `toggle-resolved` when its outcome is known.
  */
 async function toggle(
-  action: Action,
+  action: ActionOf<'suspend' | 'unsuspend'>,
   options: ApplyOptions,
   statuses: StatusReader,
   clock: () => Date,
 ): Promise<Outcome> {
   const { api, journal } = options;
   const suspend = action.kind === 'suspend';
-  const from = suspend ? 'ACTIVE' : 'SUSPENDED';
-  const want = suspend ? 'SUSPENDED' : 'ACTIVE';
+  const from = action.before;
+  const want = action.after;
   let now: OrgUser | undefined;
   try {
     now = await statuses.of(action.emailId);
@@ -381,7 +380,7 @@ async function toggle(
       `not sent: the user is ${now.adStatus} now (read at apply), not ${from} as planned; changed meanwhile, by hand or another run`,
     );
   }
-  const base = { type: 'user' as const, emailId: action.emailId };
+  const base = { type: 'user', emailId: action.emailId } as const;
   const resolved = (result: 'landed' | 'not-landed' | 'unclear'): void =>
     journal.record({
       type: 'toggle-resolved',
@@ -402,7 +401,7 @@ async function toggle(
   });
   let outcome;
   try {
-    outcome = await api.setSuspended(asEmailId(action.emailId), suspend, { observed: from });
+    outcome = await api.setSuspended(action.emailId, suspend, { observed: from });
   } catch (error) {
     // An error from the client is definite: refused, or never reached the server.
     resolved('not-landed');
@@ -428,9 +427,9 @@ async function execute(
   clock: () => Date,
 ): Promise<Outcome> {
   const { api, journal } = options;
-  const emailId = asEmailId(action.emailId);
+  const { emailId } = action;
   const user = (set: StatePatch & { type: 'user' }): void => journal.record(set);
-  const base = { type: 'user' as const, emailId: action.emailId };
+  const base = { type: 'user', emailId } as const;
   switch (action.kind) {
     case 'promote_guest':
       return api.promoteGuest(emailId);
@@ -438,14 +437,13 @@ async function execute(
     case 'suspend':
       return toggle(action, options, statuses, clock);
     case 'set_computer_usernames': {
-      const names = action.after as string[];
+      const names = action.after;
       await api.setComputerUsernames(emailId, names);
       user({ ...base, set: { email: action.email, computerUsernames: [...names].sort() } });
       return 'applied';
     }
     case 'set_smartcards': {
-      const cards =
-        action.cards ?? (action.after as string[]).map((number) => ({ number, label: '' }));
+      const { cards } = action;
       await api.setSmartcards(emailId, cards);
       user({
         ...base,
@@ -454,8 +452,8 @@ async function execute(
       return 'applied';
     }
     case 'set_rank': {
-      const rank = action.after as 'SUPER' | 'ADMIN' | 'REGULAR';
-      await api.setRank(asUserId(action.userId ?? NaN), rank);
+      const rank = action.after;
+      await api.setRank(action.userId, rank);
       user({ ...base, set: { email: action.email, rank } });
       return 'applied';
     }

@@ -54,7 +54,7 @@ export function resolvePendingToggles(
 ): ToggleVerdict[] {
   const pending = pendingToggles(state);
   if (pending.length === 0) return [];
-  const byId = new Map(organization.map((u) => [u.emailId, u]));
+  const byId = new Map<number, OrgUser>(organization.map((u) => [u.emailId, u]));
   const verdicts: ToggleVerdict[] = [];
   for (const p of pending) {
     const user = byId.get(p.emailId);

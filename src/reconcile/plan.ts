@@ -185,23 +185,20 @@ interface UserContext {
   notes: Note[];
 }
 
-function add(
-  ctx: UserContext,
-  kind: ActionKind,
-  reason: string,
-  before: unknown,
-  after: unknown,
-): void {
-  const action: Action = {
-    kind,
-    email: ctx.org.email,
-    emailId: ctx.org.emailId,
-    reason,
-    before,
-    after,
-  };
-  if (kind === 'set_rank') action.userId = ctx.org.userId;
-  ctx.actions.push(action);
+/** An action as the rules decide it: the user's email and ids are the context's. */
+type Decided = Action extends infer A
+  ? A extends Action
+    ? Omit<A, 'email' | 'emailId' | 'userId'>
+    : never
+  : never;
+
+function add(ctx: UserContext, decided: Decided): void {
+  const { email, emailId } = ctx.org;
+  ctx.actions.push(
+    decided.kind === 'set_rank'
+      ? { ...decided, email, emailId, userId: ctx.org.userId }
+      : { ...decided, email, emailId },
+  );
 }
 
 function note(ctx: UserContext, message: string): void {
@@ -314,20 +311,21 @@ function planPresent(ctx: UserContext, dir: DirectoryUser, input: PlanInput): vo
       rules.promoteGuests.groups.length === 0
         ? undefined
         : groupHit(dir, rules.promoteGuests.groups);
-    add(
-      ctx,
-      'promote_guest',
-      group === undefined ? `guest found in the directory (${dir.dn})` : `guest in ${group}`,
-      'GUEST',
-      'USER',
-    );
+    add(ctx, {
+      kind: 'promote_guest',
+      reason:
+        group === undefined ? `guest found in the directory (${dir.dn})` : `guest in ${group}`,
+      before: 'GUEST',
+      after: 'USER',
+    });
   }
 
   // Suspension follows the directory; dirsync only lifts suspensions it made itself.
   if (suspendCause !== undefined) {
     if (org.adStatus === 'ACTIVE') {
       if (ctx.isProtected) note(ctx, `protected user not suspended although ${suspendCause}`);
-      else add(ctx, 'suspend', suspendCause, 'ACTIVE', 'SUSPENDED');
+      else
+        add(ctx, { kind: 'suspend', reason: suspendCause, before: 'ACTIVE', after: 'SUSPENDED' });
     } else if (org.adStatus === 'PENDING') {
       note(
         ctx,
@@ -336,15 +334,15 @@ function planPresent(ctx: UserContext, dir: DirectoryUser, input: PlanInput): vo
     }
   } else if (org.adStatus === 'SUSPENDED') {
     if (ctx.record?.suspendedByDirsync === true) {
-      add(
-        ctx,
-        'unsuspend',
-        ctx.record.missingSince !== undefined
-          ? 'back in the directory'
-          : 'enabled again in the directory',
-        'SUSPENDED',
-        'ACTIVE',
-      );
+      add(ctx, {
+        kind: 'unsuspend',
+        reason:
+          ctx.record.missingSince !== undefined
+            ? 'back in the directory'
+            : 'enabled again in the directory',
+        before: 'SUSPENDED',
+        after: 'ACTIVE',
+      });
     } else {
       note(ctx, 'suspended in the organization but not by dirsync: left suspended');
     }
@@ -356,13 +354,12 @@ function planPresent(ctx: UserContext, dir: DirectoryUser, input: PlanInput): vo
   } else if (rules.computerUsernames === 'manage') {
     const current = details?.computerUsernames ?? ctx.record?.computerUsernames;
     if (current === undefined || !sameSet(current, dir.logins)) {
-      add(
-        ctx,
-        'set_computer_usernames',
-        `login names from the directory (${dir.dn})`,
-        current === undefined ? null : sorted(current),
-        sorted(dir.logins),
-      );
+      add(ctx, {
+        kind: 'set_computer_usernames',
+        reason: `login names from the directory (${dir.dn})`,
+        before: current === undefined ? null : sorted(current),
+        after: sorted(dir.logins),
+      });
     }
   }
   if (rules.smartcards === 'manage' && !isKnown(dir, 'smartcards')) {
@@ -371,17 +368,14 @@ function planPresent(ctx: UserContext, dir: DirectoryUser, input: PlanInput): vo
     const current = details?.smartcards.map((c) => c.number) ?? ctx.record?.smartcards;
     if (current === undefined || !sameSet(current, dir.smartcards)) {
       const labels = new Map(details?.smartcards.map((c) => [c.number, c.label]));
-      add(
-        ctx,
-        'set_smartcards',
-        `smart card numbers from the directory (${dir.dn})`,
-        current === undefined ? null : sorted(current),
-        sorted(dir.smartcards),
-      );
-      ctx.actions[ctx.actions.length - 1]!.cards = sorted(dir.smartcards).map((number) => ({
-        number,
-        label: labels.get(number) ?? '',
-      }));
+      const after = sorted(dir.smartcards);
+      add(ctx, {
+        kind: 'set_smartcards',
+        reason: `smart card numbers from the directory (${dir.dn})`,
+        before: current === undefined ? null : sorted(current),
+        after,
+        cards: after.map((number) => ({ number, label: labels.get(number) ?? '' })),
+      });
     }
   }
 
@@ -393,13 +387,12 @@ function planPresent(ctx: UserContext, dir: DirectoryUser, input: PlanInput): vo
       if (ctx.isProtected && demotes) {
         note(ctx, `protected user: rank not set to ${rank} (${why})`);
       } else {
-        add(
-          ctx,
-          'set_rank',
-          known === undefined ? `${why}; no rank on record yet` : why,
-          known ?? null,
-          rank,
-        );
+        add(ctx, {
+          kind: 'set_rank',
+          reason: known === undefined ? `${why}; no rank on record yet` : why,
+          before: known ?? null,
+          after: rank,
+        });
       }
     }
   }
@@ -481,25 +474,25 @@ function planAbsent(ctx: UserContext, input: PlanInput, timers: Plan['timers']):
   const days = (now.getTime() - Date.parse(since)) / DAY_MS;
   const graceOver = rules.removed.action === 'delete' && days >= rules.removed.graceDays;
   if (graceOver) {
-    add(
-      ctx,
-      'remove',
-      rules.removed.graceDays === 0
-        ? 'not in the directory (graceDays 0)'
-        : `not in the directory since ${since} (${Math.floor(days)} days, graceDays ${rules.removed.graceDays})`,
-      org.adStatus,
-      null,
-    );
+    add(ctx, {
+      kind: 'remove',
+      reason:
+        rules.removed.graceDays === 0
+          ? 'not in the directory (graceDays 0)'
+          : `not in the directory since ${since} (${Math.floor(days)} days, graceDays ${rules.removed.graceDays})`,
+      before: org.adStatus,
+      after: null,
+    });
   } else if (org.adStatus === 'ACTIVE') {
-    add(
-      ctx,
-      'suspend',
-      rules.removed.action === 'delete'
-        ? `not in the directory since ${since}: suspended until removal after ${rules.removed.graceDays} days`
-        : `not in the directory since ${since} (removed.action suspend)`,
-      'ACTIVE',
-      'SUSPENDED',
-    );
+    add(ctx, {
+      kind: 'suspend',
+      reason:
+        rules.removed.action === 'delete'
+          ? `not in the directory since ${since}: suspended until removal after ${rules.removed.graceDays} days`
+          : `not in the directory since ${since} (removed.action suspend)`,
+      before: 'ACTIVE',
+      after: 'SUSPENDED',
+    });
   } else if (org.adStatus === 'PENDING') {
     note(ctx, 'not in the directory, and cannot be suspended while PENDING');
   }
@@ -511,25 +504,32 @@ function planAbsent(ctx: UserContext, input: PlanInput, timers: Plan['timers']):
  * planner never makes one; a plan file edited by hand can hold one, and apply refuses it.
  */
 export function unsendableValue(action: Action): string | undefined {
-  const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
-  const bad = (values: unknown[], problem: (v: string) => string | undefined, what: string) => {
+  const bad = (
+    values: readonly string[],
+    problem: (v: string) => string | undefined,
+    what: string,
+  ): string | undefined => {
     for (const v of values) {
-      const why = typeof v === 'string' ? problem(v) : 'is not a string';
+      const why = problem(v);
       if (why !== undefined) return `holds the ${what} ${JSON.stringify(v)}, which ${why}`;
     }
     return undefined;
   };
-  if (action.kind === 'set_computer_usernames')
-    // An empty name is only refused by the API (a 400), like any value it does not accept.
-    return bad(
-      list(action.after),
-      (v) => (v.trim() === '' ? undefined : loginProblem(v.trim())),
-      'login name',
-    );
-  if (action.kind === 'set_smartcards') {
-    const numbers =
-      (action.cards?.map((c) => c.number) as unknown[] | undefined) ?? list(action.after);
-    return bad(numbers, (v) => cardProblem(v.trim()), 'card number');
+  switch (action.kind) {
+    case 'set_computer_usernames':
+      // An empty name is only refused by the API (a 400), like any value it does not accept.
+      return bad(
+        action.after,
+        (v) => (v.trim() === '' ? undefined : loginProblem(v.trim())),
+        'login name',
+      );
+    case 'set_smartcards':
+      return bad(
+        action.cards.map((c) => c.number),
+        (v) => cardProblem(v.trim()),
+        'card number',
+      );
+    default:
+      return undefined;
   }
-  return undefined;
 }

@@ -1,6 +1,6 @@
 import { CONSEQUENCE } from '../directory/model.js';
 import { escapeControl } from '../text.js';
-import type { ActionKind, Plan } from './model.js';
+import type { Action, ActionKind, Plan } from './model.js';
 
 const SYMBOL: Record<ActionKind, string> = {
   promote_guest: '+',
@@ -52,11 +52,11 @@ export function jsonText(value: unknown, space?: number): string {
     : text;
 }
 
-/** A before/after value on one line, whatever it holds (values come from the directory and the API). */
-function show(value: unknown): string {
-  if (value === null || value === undefined) return '(unknown)';
-  if (Array.isArray(value)) return `[${value.map((v) => show(v)).join(', ')}]`;
-  return printable(typeof value === 'string' ? value : (JSON.stringify(value) ?? typeof value));
+/** A before/after value on one line (values come from the directory and the API). */
+function show(value: Action['before'] | Action['after']): string {
+  if (value === null) return '(unknown)';
+  if (Array.isArray(value)) return `[${value.map(printable).join(', ')}]`;
+  return printable(value);
 }
 
 /** How many lines of each list the plan shows; `--json` lists all. */
@@ -108,13 +108,12 @@ export function renderPlan(plan: Plan, options: RenderOptions = {}): string {
       lines.push('', `  ${printable(a.email)}`);
     }
     const change =
-      a.kind === 'remove' || a.kind === 'promote_guest' || a.kind.endsWith('suspend')
-        ? ''
-        : `: ${show(a.before)} -> ${show(a.after)}`;
-    // A plan file given to `apply --plan` may name a kind this version does not know.
-    const symbol = SYMBOL[a.kind] ?? '?';
+      a.kind === 'set_computer_usernames' || a.kind === 'set_smartcards' || a.kind === 'set_rank'
+        ? `: ${show(a.before)} -> ${show(a.after)}`
+        : '';
+    const symbol = SYMBOL[a.kind];
     lines.push(
-      `    ${paint(COLOR[symbol] ?? '', `${symbol} ${LABEL[a.kind] ?? printable(String(a.kind))}${change}`)}    ${paint(DIM, `# ${printable(a.reason)}`)}`,
+      `    ${paint(COLOR[symbol] ?? '', `${symbol} ${LABEL[a.kind]}${change}`)}    ${paint(DIM, `# ${printable(a.reason)}`)}`,
     );
   }
   if (plan.notInOrganization.length > 0) {

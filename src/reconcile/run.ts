@@ -423,7 +423,7 @@ export function recordReadState(
   trust: ReadTrust = { directory: true, organization: true },
 ): void {
   const at = now.toISOString();
-  const emails = new Map(planned.organization.map((u) => [u.emailId, u.email]));
+  const emails = new Map<number, string>(planned.organization.map((u) => [u.emailId, u.email]));
   const emailOf = (id: number): string =>
     emails.get(id) ?? store.state.users[String(id)]?.email ?? '';
   for (const [id, d] of planned.details) {

@@ -1,6 +1,6 @@
 import type { SafetyConfig } from '../config/schema.js';
 import type { StateRecord, UserState } from '../state/model.js';
-import type { Action, OrgUser, Plan } from './model.js';
+import type { Action, ActionOf, OrgUser, Plan, Rank } from './model.js';
 
 /**
  * The safety rails. Two scopes:
@@ -88,12 +88,11 @@ export interface RailContext {
   spent?: BudgetCounts;
 }
 
-const LEVELS: Record<string, number> = { REGULAR: 0, ADMIN: 1, SUPER: 2 };
-/** A rank's power; an unknown rank counts as none. */
-const level = (rank: unknown): number => (typeof rank === 'string' ? (LEVELS[rank] ?? 0) : 0);
+const LEVELS: Record<Rank, number> = { REGULAR: 0, ADMIN: 1, SUPER: 2 };
+/** A rank's power. */
+const level = (rank: Rank): number => LEVELS[rank];
 
-const isGrant = (a: Action): boolean =>
-  a.kind === 'set_rank' &&
+const isGrant = (a: ActionOf<'set_rank'>): boolean =>
   (a.after === 'ADMIN' || a.after === 'SUPER') &&
   (a.before === null || level(a.after) > level(a.before));
 
@@ -365,20 +364,16 @@ export function checkRails(plan: Plan, ctx: RailContext): RailTrip[] {
   return trips;
 }
 
-/** An action a budget held back: saved for review, reported, and audited as `held`. */
-export interface HeldAction {
-  kind: Action['kind'];
-  email: string;
-  emailId: number;
-  /** The action's own reason (the rule behind it). */
-  reason: string;
-  before: unknown;
-  after: unknown;
+/**
+ * An action a budget held back: saved for review, reported, and audited as `held`. Its own
+ * reason is the rule behind it.
+ */
+export type HeldAction = Action & {
   /** The rails that held it. */
   rails: string[];
   /** Why it was held: "maxSuspends: the plan suspends 60 users (limit 50)". */
   heldBy: string;
-}
+};
 
 export interface Verdict {
   /** Every rail the plan trips. */
@@ -454,12 +449,7 @@ export function judge(plan: Plan, ctx: RailContext, options: { force?: boolean }
   const held = heldActions.map((a): HeldAction => {
     const by = holding.get(a)!;
     return {
-      kind: a.kind,
-      email: a.email,
-      emailId: a.emailId,
-      reason: a.reason,
-      before: a.before,
-      after: a.after,
+      ...a,
       rails: by.map((t) => t.rail),
       heldBy: by.map((t) => `${t.rail}: ${t.message}`).join('; '),
     };

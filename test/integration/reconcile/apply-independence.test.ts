@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { applyPlan } from '../../../src/reconcile/apply.js';
-import type { Action } from '../../../src/reconcile/model.js';
 import {
   ADMIN_TOKEN,
   REGULAR_TOKEN,
@@ -8,6 +7,7 @@ import {
   stateUser,
   type SeedUserInput,
 } from '../../support/mock.js';
+import type { ActionInput } from '../../unit/reconcile/builders.js';
 import { MemoryJournal, mockApiPerTest, planOf } from './harness.js';
 
 const mock = mockApiPerTest();
@@ -19,7 +19,7 @@ const LEAVER = 'leaver@corp.example.com';
 const HOLDER = 'holder@corp.example.com';
 
 describe('independent actions (issue 11 item 1)', () => {
-  it.each<[string, SeedUserInput[], Pick<Action, 'kind' | 'before' | 'after'>]>([
+  it.each<[string, SeedUserInput[], Pick<ActionInput, 'kind' | 'before' | 'after'>]>([
     [
       'set_smartcards fails (card held by another user)',
       [aSeedUser({ email: LEAVER }), aSeedUser({ email: HOLDER, smartcards: [{ number: '777' }] })],
@@ -37,7 +37,7 @@ describe('independent actions (issue 11 item 1)', () => {
 
     const report = await applyPlan(
       planOf([
-        { ...u, ...write },
+        { ...u, ...write } as ActionInput,
         { ...u, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
       ]),
       { api: mock.api, journal: new MemoryJournal() },
@@ -80,7 +80,7 @@ describe('a refused token stops the apply (issue 11 item 6, issue 12 item 7)', (
       many.map((email) => aSeedUser({ email })),
       { token: REGULAR_TOKEN },
     );
-    const actions = many.flatMap((email): Action[] => [
+    const actions = many.flatMap((email): ActionInput[] => [
       { ...w.user(email), kind: 'set_computer_usernames', before: [], after: ['x'] },
       { ...w.user(email), kind: 'set_smartcards', before: [], after: [] },
     ]);
@@ -103,7 +103,7 @@ describe('a refused token stops the apply (issue 11 item 6, issue 12 item 7)', (
       many.map((email) => aSeedUser({ email })),
       { token: 'not-a-token' },
     );
-    const actions = many.map((email): Action => ({
+    const actions = many.map((email): ActionInput => ({
       ...w.user(email),
       kind: 'set_computer_usernames',
       before: [],

@@ -1,10 +1,11 @@
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { applyPlan, planProblems } from '../../../src/reconcile/apply.js';
-import type { Action, Plan } from '../../../src/reconcile/model.js';
+import type { Plan } from '../../../src/reconcile/model.js';
 import { applyPatch } from '../../../src/state/store.js';
 import { emptyState } from '../../../src/state/model.js';
 import { aSeedUser, stateUser } from '../../support/mock.js';
+import { parseAction, type ActionInput } from '../../unit/reconcile/builders.js';
 import { MemoryJournal, mockApiPerTest, planOf, type SeededUser } from './harness.js';
 
 const mock = mockApiPerTest();
@@ -144,6 +145,7 @@ describe('toggle answers lost behind a caching gateway (issue 12 item 3)', () =>
 
 describe('at most one toggle per user per plan (issue 12 item 1)', () => {
   const joe = { email: 'joe@corp.example.com', emailId: 1004, reason: 'test' };
+  const userId = 5004;
 
   it.each([
     [
@@ -158,7 +160,7 @@ describe('at most one toggle per user per plan (issue 12 item 1)', () => {
       'a suspend and an unsuspend',
       [
         { ...joe, kind: 'unsuspend', before: 'SUSPENDED', after: 'ACTIVE' },
-        { ...joe, kind: 'set_rank', before: null, after: 'REGULAR' },
+        { ...joe, kind: 'set_rank', userId, before: null, after: 'REGULAR' },
         { ...joe, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
       ],
       /action 2 .* is a second toggle for the user, after action 0/,
@@ -166,13 +168,13 @@ describe('at most one toggle per user per plan (issue 12 item 1)', () => {
     [
       'two rank changes',
       [
-        { ...joe, kind: 'set_rank', before: null, after: 'REGULAR' },
-        { ...joe, kind: 'set_rank', before: null, after: 'ADMIN' },
+        { ...joe, kind: 'set_rank', userId, before: null, after: 'REGULAR' },
+        { ...joe, kind: 'set_rank', userId, before: null, after: 'ADMIN' },
       ],
       /action 1 \(set_rank .*\) repeats action 0/,
     ],
-  ] as [string, Action[], RegExp][])('finds %s', (_what, actions, message) => {
-    const problems = planProblems(actions);
+  ] satisfies [string, ActionInput[], RegExp][])('finds %s', (_what, actions, message) => {
+    const problems = planProblems(actions.map(parseAction));
     expect(problems).toHaveLength(1);
     expect(problems[0]?.message).toMatch(message);
   });
@@ -180,18 +182,20 @@ describe('at most one toggle per user per plan (issue 12 item 1)', () => {
   it('accepts one action of each kind per user', () => {
     const other = { ...joe, email: 'ann@corp.example.com', emailId: 1005 };
     expect(
-      planProblems([
-        { ...joe, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
-        { ...joe, kind: 'set_rank', before: null, after: 'REGULAR' },
-        { ...other, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
-      ]),
+      planProblems(
+        [
+          { ...joe, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
+          { ...joe, kind: 'set_rank', userId, before: null, after: 'REGULAR' },
+          { ...other, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
+        ].map((a) => parseAction(a as ActionInput)),
+      ),
     ).toEqual([]);
   });
 
   it('applyPlan refuses such a plan and sends nothing', async () => {
     const w = await mock.start([aSeedUser({ email: 'joe@corp.example.com' })]);
     const j = w.user('joe@corp.example.com');
-    const twice: Action[] = [
+    const twice: ActionInput[] = [
       { ...j, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
       { ...j, kind: 'suspend', before: 'ACTIVE', after: 'SUSPENDED' },
     ];

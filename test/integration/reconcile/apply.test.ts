@@ -2,17 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { applyPlan } from '../../../src/reconcile/apply.js';
 import type { OrgUser } from '../../../src/reconcile/model.js';
 import { aSeedUser, stateUser } from '../../support/mock.js';
-import { MemoryJournal, mockApiPerTest, planOf } from './harness.js';
+import { MemoryJournal, mockApiPerTest, planOf, type SeededUser } from './harness.js';
 
 const mock = mockApiPerTest();
 
-async function setup(): Promise<{ ids: Record<string, { emailId: number; userId: number }> }> {
+async function setup(): Promise<{ ids: Record<string, Pick<SeededUser, 'emailId' | 'userId'>> }> {
   const w = await mock.start([
     aSeedUser({ email: 'a@corp.example.com' }),
     aSeedUser({ email: 'b@corp.example.com', smartcards: [{ number: '42' }] }),
     aSeedUser({ email: 'c@corp.example.com', ad_status: 'SUSPENDED' }),
   ]);
-  const ids: Record<string, { emailId: number; userId: number }> = {};
+  const ids: Record<string, Pick<SeededUser, 'emailId' | 'userId'>> = {};
   for (const e of ['a', 'b', 'c']) ids[e] = w.user(`${e}@corp.example.com`);
   return { ids };
 }

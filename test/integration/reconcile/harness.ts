@@ -1,7 +1,8 @@
 import { afterEach } from 'vitest';
 import { ApiClient } from '../../../src/api/client.js';
 import type { MockServer } from '../../../src/mock/server.js';
-import type { Action, Plan } from '../../../src/reconcile/model.js';
+import { asEmailId, asUserId, type EmailId, type UserId } from '../../../src/api/ids.js';
+import type { Plan } from '../../../src/reconcile/model.js';
 import type { StatePatch } from '../../../src/state/store.js';
 import {
   SUPER_TOKEN,
@@ -10,7 +11,7 @@ import {
   startTestMock,
   type SeedUserInput,
 } from '../../support/mock.js';
-import { aPlan } from '../../unit/reconcile/builders.js';
+import { aPlan, parseAction, type ActionInput } from '../../unit/reconcile/builders.js';
 
 /** A journal that keeps what apply records, in order. */
 export class MemoryJournal {
@@ -23,8 +24,8 @@ export class MemoryJournal {
 /** A seeded user as an action names it (`reason` is 'test'). */
 export interface SeededUser {
   email: string;
-  emailId: number;
-  userId: number;
+  emailId: EmailId;
+  userId: UserId;
   reason: string;
 }
 
@@ -85,14 +86,19 @@ export function mockApiPerTest(): MockApi {
         user(email) {
           const u = all.find((x) => x.email === email);
           if (u === undefined) throw new Error(`${email} is not in the seed`);
-          return { email, emailId: u.email_id, userId: u.user_id, reason: 'test' };
+          return {
+            email,
+            emailId: asEmailId(u.email_id),
+            userId: asUserId(u.user_id),
+            reason: 'test',
+          };
         },
       };
     },
   };
 }
 
-/** A plan of just these actions: apply reads nothing else of it. */
-export function planOf(actions: Action[]): Plan {
-  return aPlan({ actions });
+/** A plan of just these actions (see `parseAction`): apply reads nothing else of it. */
+export function planOf(actions: readonly ActionInput[]): Plan {
+  return aPlan({ actions: actions.map(parseAction) });
 }

@@ -18,6 +18,7 @@ import {
   readAudit,
   type AuditEntry,
 } from '../../../src/audit/audit-log.js';
+import { asEmailId } from '../../../src/api/ids.js';
 import { actionEntry, refusedRunEntry } from '../../../src/audit/entries.js';
 import { DirsyncError, SafetyError } from '../../../src/errors.js';
 
@@ -244,7 +245,7 @@ describe('audit entries', () => {
         action: {
           kind: 'suspend',
           email: 'joe@corp.example.com',
-          emailId: 7,
+          emailId: asEmailId(7),
           before: 'ACTIVE',
           after: 'SUSPENDED',
           reason: 'disabled',

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ToggleOutcome, UsersApi } from '../../../src/api/users-api.js';
+import { asEmailId } from '../../../src/api/ids.js';
 import type { OrgUser as ApiOrgUser } from '../../../src/api/schema.js';
 import { applyPlan } from '../../../src/reconcile/apply.js';
 import type { StatePatch } from '../../../src/state/store.js';
 import { aPlan } from './builders.js';
 
-const JOE = { email: 'joe@corp.example.com', emailId: 1004, reason: 'disabled' };
+const JOE = { email: 'joe@corp.example.com', emailId: asEmailId(1004), reason: 'disabled' };
 const NOW = new Date('2026-03-01T10:00:00.000Z');
 
 /** A fake API: Joe's listing status, and a toggle that answers `answer` (or throws it). */
@@ -92,7 +93,7 @@ describe('applyPlan journals each toggle around its request (issue 12 item 2)', 
 });
 
 describe('the status read at apply (issue 12 item 4)', () => {
-  const ANN = { email: 'ann@corp.example.com', emailId: 1005, reason: 'disabled' };
+  const ANN = { email: 'ann@corp.example.com', emailId: asEmailId(1005), reason: 'disabled' };
   const listed = (u: { email: string; emailId: number }, email = u.email): ApiOrgUser =>
     ({
       emailId: u.emailId,

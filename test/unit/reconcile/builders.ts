@@ -3,15 +3,18 @@
  * Every builder takes the fields a test cares about and fills the rest with quiet defaults.
  */
 import type { z } from 'zod';
+import { asEmailId, asUserId, type EmailId, type UserId } from '../../../src/api/ids.js';
 import { RulesConfig, SafetyConfig } from '../../../src/config/schema.js';
 import { normalizeDn } from '../../../src/directory/dn.js';
 import type { DirectoryUser } from '../../../src/directory/model.js';
-import type {
-  Action,
-  ActionKind,
-  OrgDetails,
-  OrgUser,
-  Plan,
+import {
+  Action as ActionSchema,
+  type Action,
+  type ActionKind,
+  type ActionOf,
+  type OrgDetails,
+  type OrgUser,
+  type Plan,
 } from '../../../src/reconcile/model.js';
 import type { PlanInput } from '../../../src/reconcile/plan.js';
 import type { StateRecord, UserState } from '../../../src/state/model.js';
@@ -34,17 +37,17 @@ export function daysAgo(days: number): string {
  * A stable email_id per email (FNV-1a), so a test can key a state record by email without
  * threading ids around. user_id comes from another range, as in the API.
  */
-export function emailIdOf(email: string): number {
+export function emailIdOf(email: string): EmailId {
   let h = 0x811c9dc5;
   for (const c of email.trim().toLowerCase()) {
     h ^= c.charCodeAt(0);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
-  return 1000 + (h % 900_000);
+  return asEmailId(1000 + (h % 900_000));
 }
 
-export function userIdOf(email: string): number {
-  return 5_000_000 + emailIdOf(email);
+export function userIdOf(email: string): UserId {
+  return asUserId(5_000_000 + emailIdOf(email));
 }
 
 /**
@@ -196,31 +199,76 @@ export function kindsOf(plan: Plan, email?: string): string[] {
     .map((a) => (email === undefined ? `${a.kind} ${a.email}` : a.kind));
 }
 
-export function actionOf(plan: Plan, kind: ActionKind, email?: string): Action | undefined {
-  return plan.actions.find((a) => a.kind === kind && (email === undefined || a.email === email));
+export function actionOf<K extends ActionKind>(
+  plan: Plan,
+  kind: K,
+  email?: string,
+): ActionOf<K> | undefined {
+  return plan.actions.find(
+    (a): a is ActionOf<K> => a.kind === kind && (email === undefined || a.email === email),
+  );
 }
 
-export function anAction(overrides: Partial<Action> & Pick<Action, 'kind'>): Action {
+/** Each kind's before/after when a test does not care: the plan's usual values. */
+const DEFAULT_CHANGE: { [K in ActionKind]: Pick<ActionOf<K>, 'before' | 'after'> } = {
+  promote_guest: { before: 'GUEST', after: 'USER' },
+  unsuspend: { before: 'SUSPENDED', after: 'ACTIVE' },
+  set_computer_usernames: { before: null, after: [] },
+  set_smartcards: { before: null, after: [] },
+  set_rank: { before: null, after: 'REGULAR' },
+  suspend: { before: 'ACTIVE', after: 'SUSPENDED' },
+  remove: { before: 'ACTIVE', after: null },
+};
+
+/**
+ * An action of one kind for `joe@` (or `email`): ids from the email, the kind's usual values,
+ * set_rank's user_id, set_smartcards' cards from `after` (no labels).
+ */
+export function anAction<K extends ActionKind>(
+  overrides: Partial<Omit<ActionOf<K>, 'kind'>> & { kind: K },
+): ActionOf<K> {
   const email = overrides.email ?? `joe@${DOMAIN}`;
-  return {
+  const action = parseAction({
     emailId: emailIdOf(email),
     reason: 'test',
-    before: null,
-    after: null,
+    ...DEFAULT_CHANGE[overrides.kind],
+    ...(overrides.kind === 'set_rank' ? { userId: userIdOf(email) } : {}),
     ...overrides,
     email,
-  };
+  } as ActionInput);
+  if (action.kind !== overrides.kind) throw new Error(`not a ${overrides.kind} action`);
+  // The kind was just checked: TypeScript cannot follow K through the spread.
+  return action as ActionOf<K>;
+}
+
+type Loosen<A> = A extends { kind: 'set_smartcards'; cards: infer C }
+  ? Omit<A, 'cards'> & { cards?: C }
+  : A;
+
+/** An action as a test writes it: ids as plain numbers, set_smartcards' `cards` optional. */
+export type ActionInput = Loosen<z.input<typeof ActionSchema>>;
+
+/**
+ * An action through the plan's own schema (ids branded, values checked); set_smartcards' cards
+ * default to `after`'s numbers without labels.
+ */
+export function parseAction(input: ActionInput): Action {
+  return ActionSchema.parse(
+    input.kind === 'set_smartcards' && input.cards === undefined
+      ? { ...input, cards: input.after.map((number) => ({ number, label: '' })) }
+      : input,
+  );
 }
 
 /** `n` actions of one kind for n different users (`user0@`, `user1@`, ...). */
-export function someActions(
+export function someActions<K extends ActionKind>(
   n: number,
-  kind: ActionKind,
-  fields: Partial<Action> = {},
+  kind: K,
+  fields: Partial<Omit<ActionOf<K>, 'kind'>> = {},
   prefix = 'user',
-): Action[] {
+): ActionOf<K>[] {
   return Array.from({ length: n }, (_, i) =>
-    anAction({ ...fields, kind, email: `${prefix}${i}@${DOMAIN}` }),
+    anAction<K>({ ...fields, kind, email: `${prefix}${i}@${DOMAIN}` }),
   );
 }
 

@@ -4,6 +4,7 @@ import {
   resolvePendingToggles,
   settleWaitMs,
 } from '../../../src/reconcile/pending-toggles.js';
+import { asEmailId, asUserId } from '../../../src/api/ids.js';
 import type { OrgUser } from '../../../src/reconcile/model.js';
 import { emptyState, type StateRecord } from '../../../src/state/model.js';
 import { applyPatch, type StatePatch } from '../../../src/state/store.js';
@@ -28,8 +29,8 @@ const sent = (emailId: number, want: 'ACTIVE' | 'SUSPENDED' = 'SUSPENDED'): Stat
 });
 
 const orgUser = (emailId: number, adStatus: OrgUser['adStatus']): OrgUser => ({
-  emailId,
-  userId: emailId + 5000,
+  emailId: asEmailId(emailId),
+  userId: asUserId(emailId + 5000),
   email: `u${emailId}@corp.example.com`,
   tag: 'USER',
   adStatus,

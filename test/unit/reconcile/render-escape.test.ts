@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { asEmailId } from '../../../src/api/ids.js';
 import { plan } from '../../../src/reconcile/plan.js';
 import { jsonText, renderPlan } from '../../../src/reconcile/render.js';
 import {
@@ -49,7 +50,7 @@ describe('values with control characters in the plan a person reads', () => {
         {
           kind: 'set_computer_usernames',
           email: eve,
-          emailId: 1,
+          emailId: asEmailId(1),
           reason: `login names from the directory (${FORGED})`,
           before: [`old${FORGED}`],
           after: ['new'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SafetyConfig } from '../../../src/config/schema.js';
-import type { Plan } from '../../../src/reconcile/model.js';
+import type { Plan, Rank } from '../../../src/reconcile/model.js';
 import { plan } from '../../../src/reconcile/plan.js';
 import { checkRails, judge, spentWithin, type RailContext } from '../../../src/reconcile/safety.js';
 import type { StateRecord } from '../../../src/state/model.js';
@@ -248,7 +248,7 @@ describe('checkRails: the last SUPER', () => {
   const OTHER = `other@${DOMAIN}`;
   const superOnRecord = (...emails: string[]) =>
     aStateRecord({ users: emails.map((email) => aUserState({ email, rank: 'SUPER' })) });
-  const demote = (email: string, after = 'REGULAR') =>
+  const demote = (email: string, after: Rank = 'REGULAR') =>
     anAction({ kind: 'set_rank', email, before: 'SUPER', after });
   const remove = (email: string) => anAction({ kind: 'remove', email, before: 'SUSPENDED' });
   const grant = (email: string) =>
