@@ -10,6 +10,7 @@
  * reference); at full size it takes seconds per run.
  */
 import { parseArgs } from 'node:util';
+import { asEmailId, asUserId } from '../src/api/ids.js';
 import { RulesConfig } from '../src/config/schema.js';
 import type { DirectoryUser } from '../src/directory/model.js';
 import type { OrgUser } from '../src/reconcile/model.js';
@@ -67,7 +68,13 @@ export function domainsPlanInput(users: number, domains: number): PlanInput {
       expired: false,
     });
     const emailId = 1000 + i;
-    organization.push({ emailId, userId: 5_000_000 + i, email, tag: 'USER', adStatus: 'ACTIVE' });
+    organization.push({
+      emailId: asEmailId(emailId),
+      userId: asUserId(5_000_000 + i),
+      email,
+      tag: 'USER',
+      adStatus: 'ACTIVE',
+    });
     state.users[String(emailId)] = {
       email,
       rank: 'REGULAR',
