@@ -287,8 +287,9 @@ export function unresolvedMessage(u: UnresolvedMembers): string {
   return (
     `${u.count} member ${u.count === 1 ? 'value resolves' : 'values resolve'} to no user read ` +
     `(${u.sample.join('; ')}${more}): ${u.count === 1 ? 'it gets' : 'they get'} nothing from the group. ` +
-    'A member outside source.users.baseDns or source.users.filter, without a usable address, ' +
-    'or deleted is left out; a memberUid must be a login or a DN'
+    'A member outside source.users.baseDns or source.users.filter (a group outside ' +
+    'source.groups.baseDns), without a usable address, or deleted is left out; a memberUid ' +
+    'must be a login or a DN'
   );
 }
 
