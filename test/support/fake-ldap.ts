@@ -165,7 +165,12 @@ export interface PageSpec {
    * the last page), a failing result code, or the connection cut (closed, or reset) after the
    * entries, or closed in the middle of the last entry.
    */
-  end?: 'done' | { code: number; message?: string } | 'cut' | 'reset' | 'cut-mid-entry';
+  end?:
+    | 'done'
+    | { code: number; message?: string; referrals?: string[] }
+    | 'cut'
+    | 'reset'
+    | 'cut-mid-entry';
 }
 
 /**
@@ -197,7 +202,7 @@ export function pagedScript(pages: readonly PageSpec[], chunkSize?: number): Fak
       const done =
         end === 'done'
           ? searchDone(id, { cookie: index + 1 < pages.length ? `page-${index + 1}` : '' })
-          : searchDone(id, { code: end.code, message: end.message ?? '', cookie: '' });
+          : searchDone(id, { ...end, message: end.message ?? '', cookie: '' });
       return [...entries, ...references, done];
     },
   };

@@ -199,6 +199,22 @@ describe('ldapts contract: a real Client through the reader against canned BER',
     );
   });
 
+  it('fails on a referral (a result, not a continuation reference): the read is incomplete', async () => {
+    const server = await aServer(
+      pagedScript([
+        { entries: [person('a')] },
+        { end: { code: 10, referrals: ['ldap://dc2.example.com/ou=People,dc=example,dc=com'] } },
+      ]),
+    );
+
+    const error = await readAll(server).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(DirectoryError);
+    expect((error as Error).message).toBe(
+      `search of ${BASE} on ${server.url} answered with a referral, which dirsync does not follow: the read is incomplete`,
+    );
+  });
+
   it.each([
     ['after the entries of a page', 'cut'],
     ['by a reset after the entries of a page', 'reset'],
