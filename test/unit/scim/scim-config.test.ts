@@ -79,7 +79,9 @@ describe('the scim: config section', () => {
       loadConfig(aConfigFile(scimConfig('scim:\n  tokens: [s3cret]')), {}),
     );
 
-    expect(error.message).toContain('scim.tokens[0]: a SCIM token needs at least 16 characters');
+    expect(error.message).toContain(
+      'scim.tokens[0] (line 4): a SCIM token needs at least 16 characters',
+    );
     expect(error.message).not.toContain('s3cret');
   });
 
@@ -92,7 +94,7 @@ describe('the scim: config section', () => {
     const error = configErrorOf(() => loadConfig(aConfigFile(yaml), {}));
 
     expect(error.message).toContain(
-      'rules.ranks.ADMIN: these look like pieces of DNs split at their commas',
+      'rules.ranks.ADMIN (line 12): these look like pieces of DNs split at their commas',
     );
   });
 });
