@@ -1,6 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { Config } from '../config/schema.js';
 import type { Env } from '../config/load.js';
 import { ConfigError, type ExitCode } from '../errors.js';
 import type { Notifier } from '../notify/notifier.js';
@@ -206,10 +205,4 @@ export async function applyCommand(
     // stopped run alive.
     if (stop.signal.aborted) setTimeout(() => process.exit(process.exitCode ?? 5), 2_000).unref();
   }
-}
-
-/** `dirsync config schema`: the JSON Schema of the config file. */
-export function configSchemaCommand(ctx: CommandEnv): ExitCode {
-  ctx.io.stdout.write(JSON.stringify(z.toJSONSchema(Config, { io: 'input' }), null, 2) + '\n');
-  return 0;
 }

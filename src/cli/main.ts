@@ -152,8 +152,8 @@ function buildProgram(
     .command('schema')
     .description('print the JSON Schema of the config file (editors use it for hovers)')
     .action(async () => {
-      const { configSchemaCommand } = await import('./commands.js');
-      result.code = configSchemaCommand(ctx);
+      const { configSchemaText } = await import('../config/json-schema.js');
+      io.stdout.write(configSchemaText());
     });
   config
     .command('validate')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configSchemaText, readRepoFile } from './support.js';
+import { configSchemaText, readRepoFile, schemaKeyPaths, type SchemaNode } from './support.js';
 
 describe('config/schema.json', () => {
   it('is the current output of `dirsync config schema`', () => {
@@ -27,5 +27,40 @@ describe('config/schema.json', () => {
       expect.arrayContaining(['source', 'api', 'rules', 'safety', 'schedule', 'server', 'state']),
     );
     expect(schema.required).toEqual(['source', 'api', 'rules']);
+  });
+
+  it('describes every key, for editor hovers (the comments of config/example.yaml)', () => {
+    const schema = JSON.parse(readRepoFile('config/schema.json')) as SchemaNode;
+
+    const undescribed = [...schemaKeyPaths(schema)]
+      .filter(([, nodes]) =>
+        nodes.some((n) => typeof (n as { description?: unknown }).description !== 'string'),
+      )
+      .map(([path]) => path);
+
+    expect(undescribed).toEqual([]);
+  });
+
+  it('takes each description from the comment above the key, per source type', () => {
+    const schema = JSON.parse(readRepoFile('config/schema.json')) as {
+      properties: {
+        api: { properties: Record<string, { description: string }> };
+        source: {
+          oneOf: { properties: Record<string, { const?: string; description: string }> }[];
+        };
+      };
+    };
+    const option = (type: string) =>
+      schema.properties.source.oneOf.find((o) => o.properties['type']!.const === type)!;
+
+    expect(schema.properties.api.properties['concurrency']!.description).toBe(
+      'Requests in flight at once (1 to 64). Default: 8. Lower it if the API answers 429.',
+    );
+    expect(option('ldif').properties['flavor']!.description).toBe(
+      'ad | openldap | 389ds. Default: openldap.',
+    );
+    expect(option('ldap').properties['flavor']!.description).toMatch(
+      /^ad \| openldap \| 389ds: the defaults/,
+    );
   });
 });

@@ -1,18 +1,14 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { z } from 'zod';
 import { loadConfig, type LoadedConfig } from '../../../src/config/load.js';
-import { Config } from '../../../src/config/schema.js';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 
 export const readRepoFile = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 
 /** The JSON Schema exactly as `dirsync config schema` prints it. */
-export function configSchemaText(): string {
-  return JSON.stringify(z.toJSONSchema(Config, { io: 'input' }), null, 2) + '\n';
-}
+export { configSchemaText } from '../../../src/config/json-schema.js';
 
 /** A node of the generated JSON Schema: only the parts these tests walk. */
 export interface SchemaNode {
