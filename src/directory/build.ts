@@ -2,7 +2,14 @@ import { DirectoryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { looksLikeDn, normalizeDn, withoutOptionalUid } from './dn.js';
 import type { Flavor } from './flavors.js';
-import { normalizeDns, type GroupGraph, type GroupNode, type MemberNode } from './groups.js';
+import {
+  EMPTY_MEMBERSHIP_PLACEHOLDER,
+  isPlaceholderMember,
+  normalizeDns,
+  type GroupGraph,
+  type GroupNode,
+  type MemberNode,
+} from './groups.js';
 import {
   attributeKey,
   CONSEQUENCE,
@@ -401,26 +408,28 @@ function aliasAttribute(entry: RawEntry, attributes: readonly string[], value: s
 /**
  * A group entry, with `members` the values of its member attributes. A uniqueMember's optional
  * UID (`...#'0101'B`) is dropped; a memberUid shaped like a DN is a member DN, not a login.
+ * Placeholders (see {@link isPlaceholderMember}) are not member values at all.
  */
 export function mapGroup(entry: RawEntry, flavor: Flavor, members: readonly string[]): GroupNode {
   const a = flavor.attributes;
+  const groupDn = normalizeDn(entry.dn);
   const memberDns: string[] = [];
-  for (const value of members) {
-    const dn = normalizeDn(withoutOptionalUid(value));
-    if (dn !== '') memberDns.push(dn);
-  }
+  const addDn = (value: string): void => {
+    const dn = normalizeDn(value);
+    if (!isPlaceholderMember(dn, groupDn)) memberDns.push(dn);
+  };
+  for (const value of members) addDn(withoutOptionalUid(value));
   const memberUids: string[] = [];
   for (const value of values(entry, a.memberUid)) {
     if (looksLikeDn(value)) {
-      const dn = normalizeDn(value);
-      if (dn !== '') memberDns.push(dn);
+      addDn(value);
     } else {
       const uid = lowerTrimmed(value);
       if (uid !== '') memberUids.push(uid);
     }
   }
   return {
-    dn: normalizeDn(entry.dn),
+    dn: groupDn,
     name: firstValue(entry, a.groupName) ?? entry.dn,
     members: memberDns,
     memberUids,
@@ -547,7 +556,7 @@ function unresolvedOfInterest(
       throw new DirectoryError(
         `the group ${named}, named in the rules, has ${u.count} member ${u.count === 1 ? 'value' : 'values'} and none is a user read under source.users.baseDns with source.users.filter (${u.sample.join('; ')})`,
         {
-          hint: 'make source.users.baseDns and source.users.filter cover its members, or fix its member values (member and uniqueMember hold user DNs, memberUid a login or a DN); without it every member would lose what the group grants',
+          hint: `make source.users.baseDns and source.users.filter cover its members, or fix its member values (member and uniqueMember hold user DNs, memberUid a login or a DN); without it every member would lose what the group grants. If the group is meant to be empty and a value only fills groupOfNames' required member, make that placeholder the group's own DN (member: ${named}) or ${EMPTY_MEMBERSHIP_PLACEHOLDER}: those are not members`,
         },
       );
     }

@@ -320,6 +320,24 @@ export function resolveMemberships(
   return new GroupGraph(groups).resolveAll(users, warnings);
 }
 
+/**
+ * The placeholder member Keycloak's LDAP federation (and tools that copied it) writes into a
+ * group it keeps empty.
+ */
+export const EMPTY_MEMBERSHIP_PLACEHOLDER = 'cn=empty-membership-placeholder';
+
+/**
+ * Whether a member DN (normalized) only fills the member that groupOfNames and
+ * groupOfUniqueNames require, so that a group can be empty: an empty value (the root DSE's DN),
+ * the group's own DN, or Keycloak's `cn=empty-membership-placeholder`. None of these can name a
+ * user, so they are not member values at all: never counted as unresolved, and a group holding
+ * only placeholders is an empty group, not a group whose members all fail to resolve. Any other
+ * value (`uid=nobody,...`, `cn=dummy`) may be a real entry left out of the read, so it counts.
+ */
+export function isPlaceholderMember(dn: string, groupDn: string): boolean {
+  return dn === '' || dn === groupDn || dn === EMPTY_MEMBERSHIP_PLACEHOLDER;
+}
+
 /** Normalizes a list of DNs, dropping empty ones. */
 export function normalizeDns(dns: readonly string[]): string[] {
   return dns.map(normalizeDn).filter((d) => d !== '');

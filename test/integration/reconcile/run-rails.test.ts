@@ -59,7 +59,8 @@ function ldifOf(people: Person[]): string {
     const members = people.filter((p) => p.groups?.includes(group));
     lines.push(`dn: ${group}`, 'objectClass: groupOfNames', `cn: ${/^cn=([^,]+)/.exec(group)![1]}`);
     for (const m of members) lines.push(`member: uid=${m.name},${PEOPLE}`);
-    if (members.length === 0) lines.push(`member: uid=nobody,${PEOPLE}`);
+    // groupOfNames must have a member: an empty group names itself (a placeholder, not a member).
+    if (members.length === 0) lines.push(`member: ${group}`);
     lines.push('');
   }
   return lines.join('\n');

@@ -210,3 +210,93 @@ describe('unresolved member values in the plan', () => {
     );
   });
 });
+
+describe('placeholder member values (groupOfNames must have a member)', () => {
+  const LEAVERS = `cn=leavers,${GROUPS}`;
+
+  /** The fixture with a groupOfNames `cn=leavers` holding `members`. */
+  function withLeavers(name: string, members: string[]): LdifSource {
+    const group = [`dn: ${LEAVERS}`, 'objectClass: groupOfNames', 'cn: leavers'];
+    for (const m of members) group.push(m === '' ? 'member:' : `member: ${m}`);
+    const other = join(dir, `${name}.ldif`);
+    writeFileSync(other, `${LDIF}\n\n${group.join('\n')}\n`);
+    return source({ file: other });
+  }
+
+  it.each([
+    ['self', [LEAVERS]],
+    ['self-spelled', [`CN=Leavers, ou=Groups, dc=example, dc=com`]],
+    ['keycloak', ['cn=empty-membership-placeholder']],
+    ['keycloak-upper', ['CN=Empty-Membership-Placeholder']],
+    ['empty', ['']],
+  ])(
+    'a group holding only a placeholder (%s) is an empty group: no error, nothing unresolved',
+    async (name, members) => {
+      const snapshot = await withLeavers(name, members).read({ groupsOfInterest: [LEAVERS] });
+
+      expect(snapshot.unresolvedMembers).toEqual([]);
+      expect(snapshot.users.filter((u) => u.groups.length > 0)).toEqual([]);
+    },
+  );
+
+  it('does not count a placeholder next to real members', async () => {
+    const snapshot = await withLeavers('mixed', [
+      'cn=empty-membership-placeholder',
+      LEAVERS,
+      `uid=ann,${PEOPLE}`,
+      `uid=gone,${PEOPLE}`,
+    ]).read({ groupsOfInterest: [LEAVERS] });
+
+    expect(snapshot.unresolvedMembers).toEqual([
+      {
+        group: normalizeDn(LEAVERS),
+        count: 1,
+        sample: [normalizeDn(`uid=gone,${PEOPLE}`)],
+        all: false,
+      },
+    ]);
+    const ann = snapshot.users.find((u) => u.email === 'ann@example.com');
+    expect(ann?.groups).toEqual([normalizeDn(LEAVERS)]);
+  });
+
+  it('still refuses a group whose every other value resolves to nobody, a self-reference notwithstanding', async () => {
+    const error = await failure(
+      withLeavers('self-and-gone', [LEAVERS, `uid=gone,${PEOPLE}`]).read({
+        groupsOfInterest: [LEAVERS],
+      }),
+    );
+
+    expect(error).toBeInstanceOf(DirectoryError);
+    expect((error as DirectoryError).message).toContain(
+      'has 1 member value and none is a user read',
+    );
+  });
+
+  it('counts a placeholder it does not know (uid=nobody), and its hint says how to mark one', async () => {
+    const error = await failure(
+      withLeavers('nobody', [`uid=nobody,${PEOPLE}`]).read({ groupsOfInterest: [LEAVERS] }),
+    );
+
+    expect(error).toBeInstanceOf(DirectoryError);
+    const e = error as DirectoryError;
+    expect(e.message).toContain(`(${normalizeDn(`uid=nobody,${PEOPLE}`)})`);
+    expect(e.hint).toContain(`the group's own DN (member: ${LEAVERS})`);
+    expect(e.hint).toContain('cn=empty-membership-placeholder');
+  });
+
+  it('a memberUid holding the group DN is a placeholder too: beside only a missing member, the group is refused', async () => {
+    const ldif = LDIF.replace('memberUid: bob', `memberUid: ${ADMINS}`).replace(
+      `memberUid: uid=ann,${PEOPLE}\n`,
+      `memberUid: uid=gone,${PEOPLE}\n`,
+    );
+    const other = join(dir, 'memberuid-self.ldif');
+    writeFileSync(other, `${ldif}\n`);
+
+    const error = await failure(source({ file: other }).read({ groupsOfInterest: [ADMINS] }));
+
+    expect(error).toBeInstanceOf(DirectoryError);
+    expect((error as DirectoryError).message).toContain(
+      'has 1 member value and none is a user read',
+    );
+  });
+});
