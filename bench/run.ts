@@ -45,6 +45,7 @@ const plan = runScript('plan.ts');
 const hotPaths = runScript('hot-paths.ts');
 const planDomains = runScript('plan-domains.ts');
 const sync = runScript('sync.ts');
+const steady = runScript('steady.ts');
 
 writeFileSync(
   join(ROOT, 'bench/results.json'),
@@ -59,6 +60,7 @@ writeFileSync(
       hotPaths,
       planDomains,
       sync,
+      steady,
     },
     null,
     2,

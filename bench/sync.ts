@@ -35,8 +35,8 @@ import {
 } from './directory-read.js';
 import { ROOT, WORK, fmt, spawnMock, stats, type Stats } from './support.js';
 
-const TOKEN = 'bench-sync-token';
-const OWNER = 'user000000@example.com';
+export const TOKEN = 'bench-sync-token';
+export const OWNER = 'user000000@example.com';
 export const SUPER_GROUP = `cn=leaf-0000,${GROUPS}`;
 export const ADMIN_GROUP = `cn=dept-0001,${GROUPS}`;
 /** Which 1% slice of users (index mod 100) carries which drift; 7 is locked by the LDIF. */
@@ -85,8 +85,16 @@ export function writeSyncSeed(users: number): string {
   return path;
 }
 
-/** A config for slapd (plain LDAP on loopback, as the directory bench) and the mock. */
-export function writeSyncConfig(dir: string, slapd: SlapdServer, apiUrl: string): string {
+/**
+ * A config for slapd (plain LDAP on loopback, as the directory bench) and the mock. `extra` adds
+ * YAML lines: `scope` replaces the scope, `rules` and `safety` are appended to their sections.
+ */
+export function writeSyncConfig(
+  dir: string,
+  slapd: SlapdServer,
+  apiUrl: string,
+  extra: { scope?: string; rules?: string; safety?: string } = {},
+): string {
   writeFileSync(join(dir, 'ldap-password'), `${slapd.bindPassword}\n`);
   writeFileSync(join(dir, 'token'), TOKEN);
   const path = join(dir, 'dirsync.yaml');
@@ -114,7 +122,7 @@ api:
   tokenOwner: ${OWNER}
   concurrency: 16
 rules:
-  scope: { emailDomains: [example.com] }
+  scope: ${extra.scope ?? '{ emailDomains: [example.com] }'}
   ranks:
     SUPER:
       - ${SUPER_GROUP}
@@ -124,11 +132,13 @@ rules:
   removed: { action: suspend }
   computerUsernames: manage
   smartcards: manage
+${extra.rules ?? ''}
 # A first run sets every rank: the rails would rightly stop it at the defaults.
 safety:
   maxSuspends: ${unlimited}
   maxRankChanges: ${unlimited}
   maxPrivilegedGrants: ${unlimited}
+${extra.safety ?? ''}
 state: { path: state/dirsync.json }
 log: { level: warn }
 `,
@@ -136,7 +146,7 @@ log: { level: warn }
   return path;
 }
 
-interface Exit {
+export interface Exit {
   code: number | null;
   ms: number;
   stdout: string;
@@ -150,12 +160,21 @@ const GNU_TIME = '/usr/bin/time';
 const RSS_PRELOAD =
   'data:text/javascript,process.on("exit",()=>process.stderr.write(`\\nmaxRSS=${process.resourceUsage().maxRSS}\\n`))';
 
-/** Runs the built CLI to its end; wall time from spawn to exit; optionally its peak RSS. */
+/**
+ * Runs the built CLI to its end; wall time from spawn to exit; optionally its peak RSS. `root`:
+ * another checkout's build (a baseline); `nodeArgs`: flags for node (`--cpu-prof`).
+ */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; rss?: boolean; cwd?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    rss?: boolean;
+    cwd?: string;
+    root?: string;
+    nodeArgs?: string[];
+  } = {},
 ): Promise<Exit> {
-  const node = [join(ROOT, 'bin/dirsync.js'), ...args];
+  const node = [...(options.nodeArgs ?? []), join(options.root ?? ROOT, 'bin/dirsync.js'), ...args];
   const rssFile = join(WORK, `rss-${process.pid}-${Date.now()}.txt`);
   const useTime = options.rss === true && existsSync(GNU_TIME);
   const [file, argv] = useTime
@@ -191,7 +210,7 @@ export function runCli(
   });
 }
 
-function check(exit: Exit, what: string): Exit {
+export function check(exit: Exit, what: string): Exit {
   if (exit.code !== 0)
     throw new Error(`${what} exited with ${String(exit.code)}:\n${exit.stderr.slice(-3000)}`);
   return exit;
@@ -206,7 +225,7 @@ export interface CallCounts {
   byEndpoint: Record<string, number>;
 }
 
-async function takeRequests(apiUrl: string): Promise<CallCounts> {
+export async function takeRequests(apiUrl: string): Promise<CallCounts> {
   const res = await fetch(`${apiUrl}/_mock/requests`);
   const requests = (await res.json()) as RequestRecord[];
   await fetch(`${apiUrl}/_mock/requests`, { method: 'DELETE' });
@@ -323,7 +342,7 @@ export interface SyncBenchResult {
   quietPlanRssMiB: Stats;
 }
 
-async function curlListings(apiUrl: string): Promise<number> {
+export async function curlListings(apiUrl: string): Promise<number> {
   const t0 = performance.now();
   await Promise.all(
     ['/multipleusers', '/multipleusers?user_tag=GUEST'].map(

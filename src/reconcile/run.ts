@@ -203,16 +203,21 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
     ms: Math.round(snapshot.stats.durationMs),
   });
 
+  const orgStarted = performance.now();
   const organization = await untilStopped(
     readOrganization(api),
     signal,
     'reading the organization',
   );
   deps.observer?.organizationUsers?.(organization.length);
-  logger.info('organization read', { users: organization.length });
+  logger.info('organization read', {
+    users: organization.length,
+    ms: Math.round(performance.now() - orgStarted),
+  });
   // Before anything reads the record: another organization's ranks and flags are not ours.
   checkOrganization(store.state, organization, store.path);
 
+  const planStarted = performance.now();
   const { base, sweep } = planInputs(config, snapshot, organization, store.state, now);
   const ids = detailReadsNeeded(base, { sweep });
   const details = new Map<number, OrgDetails>();
@@ -234,6 +239,12 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   progress('');
   const plan = makePlan({ ...base, details });
   const verdict = judge(plan, railContext(config, store.state, organization, now));
+  // The steady-state bench reads these phases from the log (bench/steady.ts).
+  logger.info('planned', {
+    actions: plan.actions.length,
+    detailReads: ids.length,
+    ms: Math.round(performance.now() - planStarted),
+  });
   return {
     plan,
     trips: verdict.trips,

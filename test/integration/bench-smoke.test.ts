@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { benchPlan, expectedPlanCounts } from '../../bench/plan.js';
 import { benchDomains } from '../../bench/plan-domains.js';
+import { benchSteadySize } from '../../bench/steady.js';
 import { benchSync, minimumCalls, SYNC_DRIFT } from '../../bench/sync.js';
 import { slapdAvailable, slapdUnavailableReason } from '../support/slapd.js';
 
@@ -90,5 +91,33 @@ describe('bench smoke, 1k users', () => {
       expect(r.quietRuns[0]?.applyRssMiB).toBeGreaterThan(0);
     },
     180_000,
+  );
+
+  it.skipIf(skip)(
+    'steady state: a converged organization with every shape left alone costs exactly the 2 listings',
+    async () => {
+      const r = await benchSteadySize(USERS, 1, { cpuProf: true });
+      expect(r.convergeApplies).toBeGreaterThan(0);
+      expect(r.shapes).toEqual({
+        guests: 3 * SLICE,
+        otherDomain: SLICE,
+        excluded: 10,
+        protected: 10,
+        handSuspended: SLICE,
+        leavers: SLICE,
+        locked: SLICE,
+      });
+      // Guests of the one promote group were promoted; the rest stay guests, unread.
+      expect(r.unpromotedGuests).toBeGreaterThan(0);
+      expect(r.unpromotedGuests).toBeLessThan(3 * SLICE);
+      expect(r.runs.map((m) => m.calls.byEndpoint)).toEqual([{ 'GET /multipleusers': 2 }]);
+      expect(r.quiet).toBe(true);
+      expect(r.runs[0]?.directoryReadMs).toBeGreaterThan(0);
+      expect(r.runs[0]?.organizationReadMs).toBeGreaterThanOrEqual(0);
+      expect(r.runs[0]?.planningMs).toBeGreaterThanOrEqual(0);
+      expect(r.planRssMiB.median).toBeGreaterThan(0);
+      expect(r.profile?.places.length).toBeGreaterThan(0);
+    },
+    600_000,
   );
 });
