@@ -11,7 +11,7 @@ import type { OrgDetails } from '../reconcile/model.js';
 import { checkConfigFiles } from '../config/load.js';
 import { durationMs } from '../config/schema.js';
 import { desiredRank, detailReadsNeeded, plan } from '../reconcile/plan.js';
-import { compileScope } from '../reconcile/scope.js';
+import { compileScope, outOfScopeReason } from '../reconcile/scope.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
 import {
   groupsOfInterest,
@@ -198,7 +198,7 @@ export async function explainCommand(
     }
     out(printable(email));
     out(
-      `  in scope: ${compileScope(config.rules.scope).includes(email) ? 'yes' : `no (rules.scope: ${config.rules.scope.emailDomains.join(', ')}; exclude ${config.rules.scope.exclude.length})`}`,
+      `  in scope: ${compileScope(config.rules.scope).includes(email) ? 'yes' : `no (${printable(outOfScopeReason(email, config.rules.scope))})`}`,
     );
     const ambiguity =
       org === undefined ? undefined : match.ambiguous.find((a) => a.email === org.email);

@@ -63,3 +63,19 @@ export function compileScope(scope: RulesConfig['scope']): Scope {
     },
   };
 }
+
+/** How many `rules.scope.emailDomains` entries {@link outOfScopeReason} names; the rest counted. */
+const DOMAINS_SHOWN = 5;
+
+/**
+ * Why an address is out of scope, in a line (for `explain`): excluded, or its domain and the
+ * first few domain entries with how many more (a scope may list thousands of domains).
+ */
+export function outOfScopeReason(email: string, scope: RulesConfig['scope']): string {
+  const address = email.trim().toLowerCase();
+  if (scope.exclude.some((x) => x.trim().toLowerCase() === address))
+    return 'rules.scope.exclude lists it';
+  const domains = scope.emailDomains;
+  const more = domains.length > DOMAINS_SHOWN ? ` and ${domains.length - DOMAINS_SHOWN} more` : '';
+  return `domain ${emailDomain(address)}; rules.scope.emailDomains: ${domains.slice(0, DOMAINS_SHOWN).join(', ')}${more}`;
+}

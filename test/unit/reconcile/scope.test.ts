@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import type { RulesConfig } from '../../../src/config/schema.js';
 import { detailReadsNeeded, plan } from '../../../src/reconcile/plan.js';
-import { compileScope } from '../../../src/reconcile/scope.js';
+import { compileScope, outOfScopeReason } from '../../../src/reconcile/scope.js';
 import { configErrorOf } from '../../support/errors.js';
 import { aDirectoryUser, anInputOf, anOrgUser, someRules } from './builders.js';
 
@@ -156,4 +156,27 @@ describe('rules.scope.emailDomains in the config', () => {
       expect(error.message).toContain('*.example.com: every subdomain of example.com');
     },
   );
+});
+
+describe('why an address is out of scope (explain)', () => {
+  it('names the first few of 7,740 domain entries and counts the rest', () => {
+    const domains = Array.from({ length: 7_740 }, (_, i) => `d${i}.example.com`);
+
+    const reason = outOfScopeReason('Joe@Other.example.org', scopeOf(domains));
+
+    expect(reason).toBe(
+      'domain other.example.org; rules.scope.emailDomains: d0.example.com, d1.example.com, d2.example.com, d3.example.com, d4.example.com and 7735 more',
+    );
+  });
+
+  it('lists a short scope whole, and says when exclude is the reason', () => {
+    const scope = scopeOf(['corp.example.com', '*.example.net'], ['Breakglass@corp.example.com']);
+
+    expect(outOfScopeReason('joe@example.net', scope)).toBe(
+      'domain example.net; rules.scope.emailDomains: corp.example.com, *.example.net',
+    );
+    expect(outOfScopeReason('breakglass@Corp.example.com', scope)).toBe(
+      'rules.scope.exclude lists it',
+    );
+  });
 });
