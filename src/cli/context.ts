@@ -8,6 +8,7 @@ import { createDirectorySource } from '../directory/index.js';
 import { createLogger, type Logger, type LogLevel } from '../log.js';
 import type { RunDeps, RunObserver } from '../reconcile/run.js';
 import { StateStore } from '../state/store.js';
+import { progressLine } from './progress-line.js';
 
 export const DEFAULT_CONFIG = './dirsync.yaml';
 
@@ -60,9 +61,14 @@ export function openRunContext(
   const runId = randomUUID().slice(0, 8);
   const level = (env['LOG_LEVEL'] as LogLevel | undefined) ?? config.log.level;
   const known = knownSecrets(loaded);
+  // A progress line on a terminal only: overwritten in place, cleared when the reads are done,
+  // and never written over by a log line.
+  const tty = 'isTTY' in stderr && stderr.isTTY === true;
+  const line = tty ? progressLine(stderr) : undefined;
+  const progress = line?.progress;
   const logger = createLogger({
     level,
-    stream: stderr,
+    stream: line?.logStream ?? stderr,
     secrets: known,
     ...(config.log.format === 'auto' ? {} : { format: config.log.format }),
   }).child({ runId });
@@ -99,13 +105,6 @@ export function openRunContext(
     timeouts: { requestMs: config.api.requestTimeoutMs },
     signal,
   });
-  // A progress line on a terminal only: overwritten in place, cleared when the reads are done.
-  const tty = 'isTTY' in stderr && stderr.isTTY === true;
-  const progress = tty
-    ? (message: string): void => {
-        stderr.write(`\r\x1b[K${message === '' ? '' : `dirsync: ${message}...`}`);
-      }
-    : undefined;
   const source = createDirectorySource(config.source, {
     bindPassword: secrets.bindPassword,
     scim: config.scim,
