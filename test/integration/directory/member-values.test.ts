@@ -6,6 +6,7 @@ import { DirectoryError } from '../../../src/errors.js';
 import { desiredRank } from '../../../src/reconcile/plan.js';
 import {
   ADMINS,
+  EMPTIED,
   GHOSTS,
   HELPDESK,
   LDIF,
@@ -95,5 +96,13 @@ describe.skipIf(skip)('member values against OpenLDAP slapd', () => {
     expect((error as DirectoryError).message).toContain(
       `the group ${GHOSTS}, named in the rules, has 2 member values and none is a user read`,
     );
+  });
+
+  it("reads a groupOfNames holding only placeholders (its own DN, Keycloak's) as an empty group", async () => {
+    const snapshot = await source().read({ groupsOfInterest: [EMPTIED] });
+
+    expect(snapshot.unresolvedMembers).toEqual([]);
+    expect(snapshot.groups.has(normalizeDn(EMPTIED))).toBe(true);
+    expect(snapshot.users.filter((u) => u.groups.length > 0)).toEqual([]);
   });
 });
