@@ -1,10 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Env } from '../config/load.js';
-import { ConfigError, type ExitCode } from '../errors.js';
+import type { ExitCode } from '../errors.js';
 import type { Notifier } from '../notify/notifier.js';
-import type { Plan } from '../reconcile/model.js';
-import { planProblems } from '../reconcile/apply.js';
+import { readPlanFile } from '../reconcile/saved-plan.js';
 import { pendingToggles } from '../reconcile/pending-toggles.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
 import { applyRun, planRun } from '../reconcile/run.js';
@@ -67,36 +66,6 @@ export async function planCommand(
   }
 }
 
-const SavedPlan = z.looseObject({
-  formatVersion: z.literal(1),
-  actions: z.array(z.looseObject({ kind: z.string(), email: z.string(), emailId: z.number() })),
-});
-
-function readPlanFile(path: string): Plan {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new ConfigError(`plan file ${path} cannot be read as JSON: ${(error as Error).message}`, {
-      hint: 'pass a file written by `dirsync plan --out`',
-    });
-  }
-  if (!SavedPlan.safeParse(data).success) {
-    throw new ConfigError(`plan file ${path} is not a dirsync plan (formatVersion 1)`, {
-      hint: 'pass a file written by `dirsync plan --out`',
-    });
-  }
-  const plan = data as Plan;
-  const problems = planProblems(plan.actions);
-  if (problems.length > 0) {
-    throw new ConfigError(
-      `plan file ${path} is not valid, nothing was sent:\n${problems.map((p) => `  ${p.message}`).join('\n')}`,
-      { hint: 'make a new plan with `dirsync plan --out` and review that one' },
-    );
-  }
-  return plan;
-}
-
 /** `dirsync apply`: one run, or exactly a reviewed plan with --plan. */
 export async function applyCommand(
   ctx: CommandEnv,
@@ -135,7 +104,7 @@ export async function applyCommand(
       force: opts.force === true,
       signal: stop.signal,
       ...(opts.config === undefined ? {} : { configFile }),
-      ...(reviewed === undefined ? {} : { reviewed }),
+      ...(reviewed === undefined ? {} : { reviewed, reviewedFile: opts.plan }),
     }).catch((error: unknown) => {
       notifier?.runFinished({ runId, error });
       throw error;

@@ -36,6 +36,7 @@ import {
   type Verdict,
 } from './safety.js';
 import type { StateRecord, UserState } from '../state/model.js';
+import { checkPlanApi, checkPlanOrganization, planOrigin, type SavedPlan } from './saved-plan.js';
 import { resolvePendingToggles, settleWaitMs, type ToggleVerdict } from './pending-toggles.js';
 
 export { RAILS } from './safety.js';
@@ -237,7 +238,12 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   if (ids.length > 0) logger.info('user details read', { users: ids.length, sweep });
 
   progress('');
-  const plan = makePlan({ ...base, details });
+  const identity = organizationIdentity(organization, config.api.tokenOwner);
+  // The plan says where it was made: `apply --plan` sends it nowhere else.
+  const plan = {
+    ...makePlan({ ...base, details }),
+    madeFor: planOrigin(config.api.baseUrl, identity),
+  };
   const verdict = judge(plan, railContext(config, store.state, organization, now));
   // The steady-state bench reads these phases from the log (bench/steady.ts).
   logger.info('planned', {
@@ -250,7 +256,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
     trips: verdict.trips,
     verdict,
     organization,
-    identity: organizationIdentity(organization, config.api.tokenOwner),
+    identity,
     details,
     sweep,
     directoryUsers: snapshot.users.length,
@@ -568,7 +574,10 @@ export async function applyRun(
   deps: RunDeps,
   options: {
     force?: boolean;
-    reviewed?: Plan;
+    /** A reviewed plan (`apply --plan`), read by `readPlanFile`. */
+    reviewed?: SavedPlan;
+    /** The file it was read from, named in a refusal. */
+    reviewedFile?: string;
     runId: string;
     signal?: AbortSignal;
     onResult?: Parameters<typeof applyPlan>[1]['onResult'];
@@ -611,6 +620,10 @@ async function applyAudited(
   // The daemon's runTimeout or shutdown, SIGTERM, a lost lock: every phase stops on it.
   const signals = [deps.signal, options.signal].filter((x) => x !== undefined);
   const signal = signals.length <= 1 ? signals[0] : AbortSignal.any(signals);
+  const reviewedFile = options.reviewedFile ?? 'the reviewed plan';
+  // A reviewed plan's ids mean something only on the API it was made against: checked first.
+  if (options.reviewed !== undefined)
+    checkPlanApi(options.reviewed, config.api.baseUrl, reviewedFile);
   // A toggle an earlier run sent may still be landing: read only once it has had time to.
   const wait = settleWaitMs(store.state, started, config.api.settleMs);
   if (wait > 0) {
@@ -622,6 +635,9 @@ async function applyAudited(
     );
   }
   const planned = await planRun({ ...deps, ...(signal === undefined ? {} : { signal }) });
+  // ... and for the organization it was made for: before anything is recorded or sent.
+  if (options.reviewed !== undefined)
+    checkPlanOrganization(options.reviewed, planned.organization, reviewedFile);
   const togglesVerified = resolvePendingToggles(store.state, planned.organization, store, clock());
   for (const v of togglesVerified)
     logger.warn('toggle of an earlier run verified', {

@@ -50,14 +50,7 @@ export function judgeOrganization(
 ): OrganizationVerdict {
   if (users.length === 0) return { same: undefined };
   const sample = state.organization?.sample ?? [];
-  if (sample.length > 0) {
-    const userIds = new Map(users.map((u) => [u.emailId, u.userId]));
-    if (sample.some(([emailId, userId]) => userIds.get(emailId) === userId)) return { same: true };
-    return {
-      same: false,
-      reason: `none of the ${sample.length} users it last saw there (by email_id and user_id) is in this organization's listing`,
-    };
-  }
+  if (sample.length > 0) return judgeSample(sample, users);
   const recorded = Object.entries(state.users);
   if (recorded.length === 0) return { same: undefined };
   const emails = new Map(users.map((u) => [u.emailId, u.email.toLowerCase()]));
@@ -66,6 +59,23 @@ export function judgeOrganization(
   return {
     same: false,
     reason: `none of the ${recorded.length} users it records (by email_id and email) is in this organization's listing`,
+  };
+}
+
+/**
+ * Whether `users` lists the organization `sample` was taken from: one (email_id, user_id) pair
+ * seen again is enough. An empty sample or listing gives no evidence either way.
+ */
+export function judgeSample(
+  sample: OrganizationIdentity['sample'],
+  users: readonly ListedUser[],
+): OrganizationVerdict {
+  if (sample.length === 0 || users.length === 0) return { same: undefined };
+  const userIds = new Map<number, number>(users.map((u) => [u.emailId, u.userId]));
+  if (sample.some(([emailId, userId]) => userIds.get(emailId) === userId)) return { same: true };
+  return {
+    same: false,
+    reason: `none of the ${sample.length} users it last saw there (by email_id and user_id) is in this organization's listing`,
   };
 }
 

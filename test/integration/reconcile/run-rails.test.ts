@@ -9,6 +9,7 @@ import { createDirectorySource } from '../../../src/directory/index.js';
 import { SafetyError } from '../../../src/errors.js';
 import type { MockServer } from '../../../src/mock/server.js';
 import type { Plan } from '../../../src/reconcile/model.js';
+import { readPlanFile, type SavedPlan } from '../../../src/reconcile/saved-plan.js';
 import { applyRun, type RunReport } from '../../../src/reconcile/run.js';
 import { StateStore } from '../../../src/state/store.js';
 import {
@@ -100,7 +101,7 @@ interface World {
   /** One apply run at `at` (a fresh state store, as each run opens it). */
   run(
     at: number,
-    options?: { reviewed?: Plan; force?: boolean; api?: (real: ApiClient) => UsersApi },
+    options?: { reviewed?: SavedPlan; force?: boolean; api?: (real: ApiClient) => UsersApi },
   ): Promise<{ report: RunReport; reportFile: string }>;
   user(name: string): { ad_status: string; computer_usernames: string[] } | undefined;
   state(): ReturnType<typeof StateStore.open>['state'];
@@ -181,7 +182,7 @@ const writesTo = (path: string): number =>
   mock!.requests.filter((r) => r.method !== 'GET' && r.path === path).length;
 
 /** The plan with its first `n` actions only. */
-function subPlanOf(plan: Plan, n: number): Plan {
+function subPlanOf(plan: SavedPlan, n: number): SavedPlan {
   return { ...plan, actions: plan.actions.slice(0, n) };
 }
 
@@ -242,7 +243,7 @@ describe('applyRun: budgets hold only the actions they count', () => {
       heldBy: 'maxSuspends: the plan suspends 5 users (limit 2)',
     });
     expect(report.planFile).toMatch(/plans\/held-.*\.json$/);
-    const held = JSON.parse(readFileSync(report.planFile!, 'utf8')) as Plan;
+    const held = readPlanFile(report.planFile!);
     expect(held.actions.map((a) => a.kind)).toEqual(Array(5).fill('suspend'));
     expect(JSON.parse(readFileSync(reportFile, 'utf8'))).toMatchObject({
       outcome: 'held',
@@ -321,7 +322,7 @@ describe('applyRun: budgets hold only the actions they count', () => {
       safety: { maxSuspends: 1, maxSuspendPercent: 100, window: '24h' },
     });
     const { report } = await w.run(T0);
-    const held = JSON.parse(readFileSync(report.planFile!, 'utf8')) as Plan;
+    const held = readPlanFile(report.planFile!);
 
     // Act
     const reviewed = await w.run(T0 + HOUR, { reviewed: subPlanOf(held, 1) });
