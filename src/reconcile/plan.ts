@@ -45,8 +45,6 @@ export interface PlanInput {
 
 const DAY_MS = 86_400_000;
 
-export { emailDomain } from './scope.js';
-
 /**
  * Only organization users inside the scope are ever changed. For one address: compiles the
  * scope each call, so for many use `compileScope(rules.scope)` once (as `plan` does).
