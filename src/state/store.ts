@@ -11,7 +11,13 @@ import { dirname } from 'node:path';
 import { ConfigError, DirsyncError } from '../errors.js';
 import { makeFolder, stateFsError } from './fs-errors.js';
 import { DEFAULT_LOCK_STALE_MS, RunLock, type LockOptions } from './lock.js';
-import { emptyState, StateRecord, type OrganizationIdentity, type UserState } from './model.js';
+import {
+  emptyState,
+  parseStateRecord,
+  type OrganizationIdentity,
+  type StateRecord,
+  type UserState,
+} from './model.js';
 
 /**
  * One change to the state record, journaled the moment an action's outcome is known, so that
@@ -200,13 +206,13 @@ export class StateStore {
           hint: `restore ${path} from a backup; deleting it makes dirsync re-read every user and set every rank again`,
         });
       }
-      const result = StateRecord.safeParse(parsed);
-      if (!result.success) {
+      const record = parseStateRecord(parsed);
+      if (record === undefined) {
         throw new DirsyncError(`state record ${path} has an unexpected shape`, {
           hint: `restore ${path} from a backup; deleting it makes dirsync re-read every user and set every rank again`,
         });
       }
-      state = result.data;
+      state = record;
     }
     if (state.apiBaseUrl !== undefined && state.apiBaseUrl !== apiBaseUrl) {
       throw new ConfigError(
