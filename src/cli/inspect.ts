@@ -1,13 +1,12 @@
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { asEmailId } from '../api/ids.js';
 import { problemMessage } from '../directory/build.js';
 import { unresolvedMessage } from '../directory/groups.js';
 import { isKnown } from '../directory/model.js';
 import type { ExitCode } from '../errors.js';
 import { ApiError, ConfigError, describeError } from '../errors.js';
 import { matchUsers } from '../reconcile/match.js';
-import type { OrgDetails } from '../reconcile/model.js';
+import type { OrgDetails, OrgUser } from '../reconcile/model.js';
 import { checkConfigFiles } from '../config/load.js';
 import { durationMs } from '../config/schema.js';
 import { desiredRank, detailReadsNeeded, plan } from '../reconcile/plan.js';
@@ -79,7 +78,7 @@ function checkStateFolder(run: RunContext): string[] {
  */
 async function checkWrites(
   run: RunContext,
-  organization: readonly { emailId: number; email: string }[],
+  organization: readonly Pick<OrgUser, 'emailId' | 'email'>[],
 ): Promise<{ ok: boolean; line: string }> {
   const { config, api } = run.deps;
   const owner = config.api.tokenOwner?.trim();
@@ -96,7 +95,7 @@ async function checkWrites(
       line: `writes     FAILED: api.tokenOwner ${printable(owner)} is in neither listing of the organization, so it is not protected either. To fix: set api.tokenOwner to the email of the token's own user`,
     };
   }
-  const id = asEmailId(user.emailId);
+  const id = user.emailId;
   const current = (await api.getUser(id)).computerUsernames;
   try {
     await api.setComputerUsernames(id, current);
@@ -226,7 +225,7 @@ export async function explainCommand(
       out('  organization: not found (this API cannot create users)');
       return 0;
     }
-    const live = orgDetails(await api.getUser(asEmailId(org.emailId)));
+    const live = orgDetails(await api.getUser(org.emailId));
     out(
       `  organization: ${printable(org.email)}, email_id ${org.emailId}, user_id ${org.userId}, ${org.tag}, ${org.adStatus}`,
     );

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ApiError, ConfigError, DirectoryError, SafetyError } from '../errors.js';
-import { RAILS } from '../reconcile/run.js';
+import { RAILS } from '../reconcile/safety.js';
 
 /** How a run ended. `partial`: applied, but some actions failed (the exit code 4 of `apply`). */
 export type RunOutcome = 'success' | 'partial' | 'failed' | 'refused' | 'timeout' | 'aborted';
@@ -94,7 +94,7 @@ export class DaemonMetrics {
       this.runs.inc({ outcome }, 0);
     for (const kind of ['DirectoryError', 'ApiError', 'SafetyError', 'ConfigError', 'other'])
       this.errors.inc({ kind }, 0);
-    for (const rail of new Set([...RAILS, 'protectedUsers'])) this.railsTripped.inc({ rail }, 0);
+    for (const rail of RAILS) this.railsTripped.inc({ rail }, 0);
     this.apiRetries.inc(0);
     this.apiRateLimited.inc(0);
     this.runsSkipped.inc(0);

@@ -1,3 +1,4 @@
+import type { EmailId } from '../api/ids.js';
 import type { RulesConfig } from '../config/schema.js';
 import { normalizeDn } from '../directory/dn.js';
 import { cardProblem, loginProblem } from '../directory/build.js';
@@ -142,14 +143,14 @@ export function sweepDue(state: StateRecord, now: Date, verifyEveryMs: number): 
 export function detailReadsNeeded(
   input: Omit<PlanInput, 'details'>,
   options: { sweep: boolean },
-): number[] {
+): EmailId[] {
   const { rules, state } = input;
   const wantUsernames = rules.computerUsernames === 'manage';
   const wantCards = rules.smartcards === 'manage';
   if (!wantUsernames && !wantCards) return [];
   const { matches, ambiguousIds } = input.match ?? matchUsers(input.directory, input.organization);
   const scope = compileScope(rules.scope);
-  const out: number[] = [];
+  const out: EmailId[] = [];
   for (const org of input.organization) {
     const dir = matches.get(org.emailId);
     if (!scope.includes(org.email) || ambiguousIds.has(org.emailId) || dir === undefined) continue;

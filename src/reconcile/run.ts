@@ -11,7 +11,6 @@ import {
   refusedRunEntry,
   verifiedToggleEntry,
 } from '../audit/entries.js';
-import { asEmailId } from '../api/ids.js';
 import { durationMs, type Config } from '../config/schema.js';
 import type { DirectorySnapshot, DirectorySource } from '../directory/model.js';
 import { describeError, SafetyError, StoppedError } from '../errors.js';
@@ -27,19 +26,18 @@ import {
   budgetKeysOf,
   checkRails,
   judge,
-  RAIL_TABLE,
+  railHint,
   RAILS,
   spentWithin,
   type HeldAction,
   type RailContext,
+  type RailName,
   type RailTrip,
   type Verdict,
 } from './safety.js';
 import type { StateRecord, UserState } from '../state/model.js';
 import { checkPlanApi, checkPlanOrganization, planOrigin, type SavedPlan } from './saved-plan.js';
 import { resolvePendingToggles, settleWaitMs, type ToggleVerdict } from './pending-toggles.js';
-
-export { RAILS } from './safety.js';
 
 /** Told what a run sees as it goes, for metrics. */
 export interface RunObserver {
@@ -230,7 +228,7 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
       for (let i = next++; i < ids.length && signal?.aborted !== true; i = next++) {
         const id = ids[i]!;
         if (i % 100 === 0) progress(`reading user details: ${i} of ${ids.length}`);
-        details.set(id, orgDetails(await api.getUser(asEmailId(id))));
+        details.set(id, orgDetails(await api.getUser(id)));
       }
     }),
   );
@@ -325,9 +323,6 @@ export interface RefusalFiles {
 
 export function railError(trips: readonly RailTrip[], files: RefusalFiles = {}): SafetyError {
   const fixed = trips.filter((t) => !t.overridable);
-  const hintOf = (rail: string): string =>
-    (RAIL_TABLE as Record<string, { hint: string } | undefined>)[rail]?.hint ??
-    'fix the directory or the rules';
   const cfg = files.configFile === undefined ? '' : ` --config ${files.configFile}`;
   const review =
     files.planFile === undefined
@@ -335,7 +330,7 @@ export function railError(trips: readonly RailTrip[], files: RefusalFiles = {}):
       : `; then review what would change with \`dirsync plan${cfg}\` and apply exactly the saved plan with \`dirsync apply${cfg} --plan ${files.planFile}\``;
   const hint =
     fixed.length > 0
-      ? [...new Set(fixed.map((t) => hintOf(t.rail)))].join('; ') +
+      ? [...new Set(fixed.map((t) => railHint(t.rail)))].join('; ') +
         ' (--force does not override these)' +
         review
       : 'review the plan with `dirsync plan --out plan.json`, then apply exactly it with `dirsync apply --plan plan.json`, or rerun with --force; or raise the limits under safety: in the config';
@@ -361,7 +356,7 @@ export interface RunReport {
    * Failed or skipped actions are in `failures` and `skipped` whatever the outcome.
    */
   outcome: 'applied' | 'held' | 'refused';
-  rails: { checked: string[]; tripped: RailTrip[]; forced: boolean };
+  rails: { checked: readonly RailName[]; tripped: RailTrip[]; forced: boolean };
   /** The actions budgets held back (saved in `planFile` for review). */
   held: HeldAction[];
   /** The plan saved for review: the held actions, or the whole refused plan. */
@@ -402,7 +397,7 @@ export interface ReadTrust {
 }
 
 /** The completeness rails, and what each leaves untrusted. */
-const COMPLETENESS: Record<string, keyof ReadTrust> = {
+const COMPLETENESS: Partial<Record<RailName, keyof ReadTrust>> = {
   emptyRead: 'directory',
   maxSourceDropPercent: 'directory',
   emptyOrganization: 'organization',

@@ -57,11 +57,21 @@ export const RAIL_TABLE: Record<RailName, { scope: RailScope; hint: string }> = 
 };
 
 /** Every rail checked, in the order trips are listed. */
-export const RAILS = Object.keys(RAIL_TABLE) as RailName[];
+export const RAILS: readonly RailName[] = Object.keys(RAIL_TABLE).filter(isRailName);
+
+/** Whether `name` is a rail's name (a `rails` field read back from a report or an error). */
+export function isRailName(name: string): name is RailName {
+  return Object.hasOwn(RAIL_TABLE, name);
+}
+
+/** How to get past a rail: its hint. */
+export function railHint(rail: RailName): string {
+  return RAIL_TABLE[rail].hint;
+}
 
 export interface RailTrip {
   /** The rail, named as its config key where it has one. */
-  rail: string;
+  rail: RailName;
   message: string;
   /**
    * A budget (`hold` scope): it holds back only the actions it counts, which --force or a
@@ -370,7 +380,7 @@ export function checkRails(plan: Plan, ctx: RailContext): RailTrip[] {
  */
 export type HeldAction = Action & {
   /** The rails that held it. */
-  rails: string[];
+  rails: RailName[];
   /** Why it was held: "maxSuspends: the plan suspends 60 users (limit 50)". */
   heldBy: string;
 };
