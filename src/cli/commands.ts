@@ -1,5 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { z } from 'zod';
 import type { Env } from '../config/load.js';
 import type { ExitCode } from '../errors.js';
 import type { Notifier } from '../notify/notifier.js';
@@ -7,6 +6,7 @@ import { readPlanFile } from '../reconcile/saved-plan.js';
 import { pendingToggles } from '../reconcile/pending-toggles.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
 import { applyRun, planRun } from '../reconcile/run.js';
+import { plural } from '../text.js';
 import { configPath, openRunContext } from './context.js';
 import type { CliIo } from './main.js';
 
@@ -36,7 +36,7 @@ export async function planCommand(
       const pending = pendingToggles(run.deps.store.state);
       if (pending.length > 0) {
         ctx.io.stdout.write(
-          `\n${pending.length} suspension toggle(s) sent by an earlier run are not verified yet (${pending
+          `\n${plural(pending.length, 'suspension toggle')} sent by an earlier run ${pending.length === 1 ? 'is' : 'are'} not verified yet (${pending
             .slice(0, 5)
             .map((p) => printable(p.email))
             .join(
@@ -48,7 +48,7 @@ export async function planCommand(
         const scope = (t: (typeof planned.trips)[number]): string => {
           if (!t.overridable) return 'stops the whole run';
           const n = planned.verdict.held.filter((h) => h.rails.includes(t.rail)).length;
-          return `holds back these ${n} actions; the rest applies`;
+          return `holds back ${n === 1 ? 'this action' : `these ${n} actions`}; the rest applies`;
         };
         ctx.io.stdout.write(
           `\nSafety rails that \`dirsync apply\` would trip:\n${planned.trips.map((t) => `  ${t.rail}: ${printable(t.message)} (${scope(t)})`).join('\n')}\n`,
@@ -64,6 +64,26 @@ export async function planCommand(
   } finally {
     await run.close();
   }
+}
+
+/**
+ * The line above apply's counts: what was sent and how much of it applied, so that a run whose
+ * every action was skipped does not read "Applied".
+ */
+export function appliedHeadline(report: {
+  durationMs: number;
+  actions: readonly { outcome: string }[];
+  held: readonly unknown[];
+}): string {
+  const took = `${(report.durationMs / 1000).toFixed(1)} s`;
+  const sent = report.actions.length;
+  const applied = report.actions.filter((a) => a.outcome === 'applied').length;
+  if (sent === 0)
+    return report.held.length > 0
+      ? `Nothing applied (${took}): every planned action was held back.`
+      : `Nothing to apply (${took}).`;
+  if (applied === sent) return `Applied ${plural(applied, 'action')} in ${took}:`;
+  return `${applied} of ${plural(sent, 'action')} applied in ${took}:`;
 }
 
 /** `dirsync apply`: one run, or exactly a reviewed plan with --plan. */
@@ -120,9 +140,7 @@ export async function applyCommand(
             .map(([o, n]) => `${n} ${o}`)
             .join(', ')}`,
       );
-      ctx.io.stdout.write(
-        `\nApplied in ${(report.durationMs / 1000).toFixed(1)} s:\n${lines.length === 0 ? '  nothing to do' : lines.join('\n')}\n`,
-      );
+      ctx.io.stdout.write(`\n${appliedHeadline(report)}\n${lines.map((l) => `${l}\n`).join('')}`);
       for (const f of report.failures)
         ctx.io.stdout.write(`  FAILED ${f.kind} ${printable(f.email)}: ${printable(f.error)}\n`);
       for (const s of report.skipped)

@@ -23,6 +23,7 @@ import { judge, subPlan } from '../reconcile/safety.js';
 import type { CommandEnv } from './commands.js';
 import { checkOrganization } from '../state/organization.js';
 import { configPath, openRunContext, type RunContext } from './context.js';
+import { plural } from '../text.js';
 import { LockBusyError } from '../state/lock.js';
 import { writeFileAtomic } from '../state/store.js';
 
@@ -128,7 +129,7 @@ export async function checkCommand(ctx: CommandEnv, opts: { config?: string }): 
     const s = snapshot.stats;
     out(
       `directory  ${s.source} (${s.flavor}): ${snapshot.users.length} users with email` +
-        `${s.usersWithoutEmail > 0 ? `, ${s.usersWithoutEmail} without (skipped)` : ''}, ${snapshot.groups.size} groups resolved, ` +
+        `${s.usersWithoutEmail > 0 ? `, ${s.usersWithoutEmail} without (skipped)` : ''}, ${snapshot.groups.size} of ${plural(groupsOfInterest(config).length, 'group')} the rules name found, ` +
         `${s.referencesSkipped} continuation references skipped, read in ${(dirMs / 1000).toFixed(1)} s`,
     );
     const guests = organization.filter((u) => u.tag === 'GUEST').length;

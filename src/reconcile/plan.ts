@@ -267,7 +267,7 @@ export function plan(input: PlanInput): Plan {
 
   actions.sort(
     (a, b) =>
-      (a.email < b.email ? -1 : a.email > b.email ? 1 : 0) ||
+      compareEmails(a.email, b.email) ||
       ACTION_ORDER.indexOf(a.kind) - ACTION_ORDER.indexOf(b.kind),
   );
   const counts: Partial<Record<ActionKind, number>> = {};

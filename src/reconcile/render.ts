@@ -1,5 +1,5 @@
 import { CONSEQUENCE } from '../directory/model.js';
-import { escapeControl } from '../text.js';
+import { escapeControl, plural } from '../text.js';
 import type { Action, ActionKind, Plan } from './model.js';
 
 const SYMBOL: Record<ActionKind, string> = {
@@ -22,14 +22,15 @@ const LABEL: Record<ActionKind, string> = {
   remove: 'remove',
 };
 
-const SUMMARY: [ActionKind, string][] = [
-  ['promote_guest', 'to promote'],
-  ['unsuspend', 'to unsuspend'],
-  ['set_computer_usernames', 'username changes'],
-  ['set_smartcards', 'smart card changes'],
-  ['set_rank', 'rank changes'],
-  ['suspend', 'to suspend'],
-  ['remove', 'to remove'],
+/** Each kind in the summary line: its label for one action, and for any other count. */
+const SUMMARY: [ActionKind, string, string][] = [
+  ['promote_guest', 'to promote', 'to promote'],
+  ['unsuspend', 'to unsuspend', 'to unsuspend'],
+  ['set_computer_usernames', 'username change', 'username changes'],
+  ['set_smartcards', 'smart card change', 'smart card changes'],
+  ['set_rank', 'rank change', 'rank changes'],
+  ['suspend', 'to suspend', 'to suspend'],
+  ['remove', 'to remove', 'to remove'],
 ];
 
 /** Directory or API text on one line: ESC, newlines and other controls as visible escapes. */
@@ -98,8 +99,8 @@ export function renderPlan(plan: Plan, options: RenderOptions = {}): string {
   const s = plan.summary;
   const users = new Set(plan.actions.map((a) => a.email));
   lines.push(
-    `dirsync plan: ${plan.actions.length} actions for ${users.size} users ` +
-      `(directory ${s.directoryUsers} users; organization ${s.organizationUsers}, ${s.managedUsers} in scope, ${s.matched} matched)`,
+    `dirsync plan: ${plural(plan.actions.length, 'action')} for ${plural(users.size, 'user')} ` +
+      `(directory: ${plural(s.directoryUsers, 'user')}; organization: ${plural(s.organizationUsers, 'user')}, ${s.managedUsers} in scope, ${s.matched} matched)`,
   );
   let current: string | undefined;
   for (const a of plan.actions) {
@@ -152,7 +153,7 @@ export function renderPlan(plan: Plan, options: RenderOptions = {}): string {
     if (problems.length > SHOWN)
       lines.push(`    ... and ${problems.length - SHOWN} more (--json lists all)`);
   }
-  const parts = SUMMARY.map(([kind, label]) => `${s.actions[kind] ?? 0} ${label}`);
+  const parts = SUMMARY.map(([kind, one, many]) => plural(s.actions[kind] ?? 0, one, many));
   lines.push(
     '',
     plan.actions.length === 0

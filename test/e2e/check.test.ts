@@ -48,6 +48,8 @@ describe('dirsync check', () => {
     expect(result.stdout).toContain(
       `state      ${statePath}: folder writable; run lock taken and released`,
     );
+    // The demo's rules name two groups (IT-Owners for SUPER, IT-Admins for ADMIN).
+    expect(result.stdout).toContain(', 2 of 2 groups the rules name found, ');
     expect(result.stdout).toMatch(
       /writes {5}allowed: re-set the computer usernames of olga\.owner@corp\.example\.com \(api\.tokenOwner\) to their current value \[.*\]/,
     );

@@ -10,7 +10,7 @@ describe('dirsync CLI', () => {
     expect(result.code).toBe(0);
     const [, first, applied, second] = result.stdout.split('\n=== ');
     expect(first).toContain(
-      'Plan: 1 to promote, 0 to unsuspend, 8 username changes, 1 smart card changes, 9 rank changes, 2 to suspend, 0 to remove.',
+      'Plan: 1 to promote, 0 to unsuspend, 8 username changes, 1 smart card change, 9 rank changes, 2 to suspend, 0 to remove.',
     );
     expect(applied).toMatch(/set_rank: 9 applied/);
     expect(second).toContain('No changes. The organization matches the directory.');

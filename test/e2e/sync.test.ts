@@ -314,7 +314,7 @@ describe.skipIf(skip)('dirsync plan and apply against slapd and the mock API', (
     const check = await runCli(['check', '--config', config]);
     expect(check.code).toBe(0);
     expect(check.stdout).toContain(
-      `directory  ${slapd.url} (openldap): 299 users with email, 1 without (skipped), 3 groups resolved`,
+      `directory  ${slapd.url} (openldap): 299 users with email, 1 without (skipped), 3 of 3 groups the rules name found`,
     );
     expect(check.stdout).toContain(
       `api        ${mock.url}: authenticated; 44 users (43 USER, 1 GUEST)`,

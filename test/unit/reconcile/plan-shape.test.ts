@@ -160,8 +160,38 @@ describe('renderPlan', () => {
     );
     expect(text).toContain(`    ! suspend    # member of the suspend group ${SUSPEND_GROUP}`);
     expect(text.trimEnd().split('\n').at(-1)).toBe(
-      'Plan: 1 to promote, 1 to unsuspend, 2 username changes, 1 smart card changes, 1 rank changes, 1 to suspend, 1 to remove.',
+      'Plan: 1 to promote, 1 to unsuspend, 2 username changes, 1 smart card change, 1 rank change, 1 to suspend, 1 to remove.',
     );
+  });
+
+  it('counts in words that agree with the number: one action, one user, one change', () => {
+    const one = aSyncedPerson(AMY, {
+      dir: { logins: ['amy', 'amy2'] },
+      record: { computerUsernames: ['amy'] },
+    });
+
+    const text = renderPlan(plan(anInputOf([one])));
+
+    expect(text.split('\n')[0]).toBe(
+      'dirsync plan: 1 action for 1 user (directory: 1 user; organization: 1 user, 1 in scope, 1 matched)',
+    );
+    expect(text.trimEnd().split('\n').at(-1)).toContain(
+      ' 1 username change, 0 smart card changes,',
+    );
+  });
+
+  it('lists users by email in any case: Bea between abe and cy, not before both', () => {
+    const gone = (email: string) => ({
+      org: anOrgUser({ email }),
+      record: aUserState({ email, missingSince: daysAgo(10) }),
+    });
+    const input = anInputOf([gone(`cy@${DOMAIN}`), gone(`Bea@${DOMAIN}`), gone(`abe@${DOMAIN}`)], {
+      rules: someRules({ removed: { action: 'delete', graceDays: 7 } }),
+    });
+
+    const emails = [...new Set(plan(input).actions.map((a) => a.email))];
+
+    expect(emails).toEqual([`abe@${DOMAIN}`, `Bea@${DOMAIN}`, `cy@${DOMAIN}`]);
   });
 
   it('says "No changes." when there is nothing to do', () => {
