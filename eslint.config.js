@@ -37,12 +37,18 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [apiImplementation] }] },
   },
   {
+    // The pure modules of reconcile/, each checked to import no I/O (listed one by one: a new
+    // module joins by name). apply.ts, run.ts and saved-plan.ts are the shell: they do the I/O.
     // Replaces the block above for these files (rule options are not merged): keep both fences.
     files: [
-      'src/reconcile/plan*.ts',
-      'src/reconcile/match*.ts',
-      'src/reconcile/rules*.ts',
-      'src/reconcile/scope*.ts',
+      'src/reconcile/model.ts',
+      'src/reconcile/rules.ts',
+      'src/reconcile/scope.ts',
+      'src/reconcile/match.ts',
+      'src/reconcile/plan.ts',
+      'src/reconcile/safety.ts',
+      'src/reconcile/render.ts',
+      'src/reconcile/pending-toggles.ts',
     ],
     rules: {
       'no-restricted-imports': [

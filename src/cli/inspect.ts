@@ -9,7 +9,8 @@ import { matchUsers } from '../reconcile/match.js';
 import type { OrgDetails, OrgUser } from '../reconcile/model.js';
 import { checkConfigFiles } from '../config/load.js';
 import { durationMs } from '../config/schema.js';
-import { desiredRank, detailReadsNeeded, plan } from '../reconcile/plan.js';
+import { detailReadsNeeded, plan } from '../reconcile/plan.js';
+import { desiredRank } from '../reconcile/rules.js';
 import { compileScope, outOfScopeReason } from '../reconcile/scope.js';
 import { jsonText, printable, renderPlan, useColor } from '../reconcile/render.js';
 import {

@@ -3,7 +3,7 @@ import { LdapSourceConfig } from '../../../src/config/source.js';
 import { normalizeDn } from '../../../src/directory/dn.js';
 import { LdapSource } from '../../../src/directory/ldap/source.js';
 import { DirectoryError } from '../../../src/errors.js';
-import { desiredRank } from '../../../src/reconcile/plan.js';
+import { desiredRank } from '../../../src/reconcile/rules.js';
 import {
   ADMINS,
   EMPTIED,

@@ -9,7 +9,8 @@ import {
 import { looksLikeDn, normalizeDn, withoutOptionalUid } from '../../../src/directory/dn.js';
 import { LdifSource } from '../../../src/directory/ldif/source.js';
 import { DirectoryError } from '../../../src/errors.js';
-import { desiredRank, plan } from '../../../src/reconcile/plan.js';
+import { plan } from '../../../src/reconcile/plan.js';
+import { desiredRank } from '../../../src/reconcile/rules.js';
 import { renderPlan } from '../../../src/reconcile/render.js';
 import {
   ADMINS,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Rank } from '../../../src/reconcile/model.js';
-import { desiredRank, plan } from '../../../src/reconcile/plan.js';
+import { plan } from '../../../src/reconcile/plan.js';
+import { desiredRank } from '../../../src/reconcile/rules.js';
 import {
   ADMIN_GROUP,
   aDirectoryUser,
