@@ -1,6 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ApiError, ConfigError, DirectoryError, SafetyError } from '../errors.js';
 import { RAILS } from '../reconcile/safety.js';
+import type { Outcome } from '../reconcile/apply.js';
+import { ACTION_ORDER } from '../reconcile/model.js';
+
+/** The `outcome` label of `dirsync_actions_total`: every outcome apply reports. */
+const ACTION_OUTCOMES = [
+  'applied',
+  'unchanged',
+  'failed',
+  'skipped',
+  'unclear',
+] as const satisfies readonly Outcome[];
 
 /** How a run ended. `partial`: applied, but some actions failed (the exit code 4 of `apply`). */
 export type RunOutcome = 'success' | 'partial' | 'failed' | 'refused' | 'timeout' | 'aborted';
@@ -49,7 +60,7 @@ export class DaemonMetrics {
   });
   readonly actions = new Counter({
     name: 'dirsync_actions_total',
-    help: 'Actions, by kind and outcome (applied, unchanged, failed, skipped)',
+    help: 'Actions, by kind and outcome (applied, unchanged, failed, skipped, unclear)',
     labelNames: ['kind', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -95,6 +106,9 @@ export class DaemonMetrics {
     for (const kind of ['DirectoryError', 'ApiError', 'SafetyError', 'ConfigError', 'other'])
       this.errors.inc({ kind }, 0);
     for (const rail of RAILS) this.railsTripped.inc({ rail }, 0);
+    // Every kind and outcome: an alert on failed actions has a series to watch from the start.
+    for (const kind of ACTION_ORDER)
+      for (const outcome of ACTION_OUTCOMES) this.actions.inc({ kind, outcome }, 0);
     this.apiRetries.inc(0);
     this.apiRateLimited.inc(0);
     this.runsSkipped.inc(0);
