@@ -99,6 +99,10 @@ log: { level: warn }
       `directory: ambiguous, claimed by uid=alice,${PEOPLE}: left alone`,
     );
     expect(explained.stdout).toContain('Ambiguous matches, left alone: 1');
+    // The header counts users: "organization: 4 users", never "organization 4" (an id?).
+    expect(explained.stdout).toMatch(
+      /\ndirsync plan: 0 actions for 0 users \(directory: 4 users; organization: \d+ users, /,
+    );
     expect(explained.stdout).not.toMatch(/set_computer_usernames|set_rank|suspend|remove/);
   });
 });
