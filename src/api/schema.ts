@@ -17,6 +17,10 @@ export type UserTag = z.infer<typeof UserTag>;
 export const AdStatus = z.enum(['PENDING', 'ACTIVE', 'SUSPENDED']);
 export type AdStatus = z.infer<typeof AdStatus>;
 
+/** The statuses `/togglesuspension` moves a user between (a PENDING user cannot be toggled). */
+export const ToggleStatus = AdStatus.exclude(['PENDING']);
+export type ToggleStatus = z.infer<typeof ToggleStatus>;
+
 const optionalText = z
   .string()
   .nullish()

@@ -1,3 +1,4 @@
+import type { ToggleStatus } from '../api/schema.js';
 import { describeError, type SafetyError } from '../errors.js';
 import type { Action } from '../reconcile/model.js';
 import type { AuditEntry } from './audit-log.js';
@@ -41,7 +42,7 @@ export function actionEntry(result: OutcomeLike, runId: string, time: Date): Aud
 export interface VerifiedToggleLike {
   email: string;
   emailId: number;
-  want: 'ACTIVE' | 'SUSPENDED';
+  want: ToggleStatus;
   sentAt: string;
   concluded: string;
   detail: string;

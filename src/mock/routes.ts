@@ -1,6 +1,6 @@
 import type { MockOrganization, MockUser, Smartcard } from './store.js';
 import type { DuplicateInto } from './faults.js';
-import type { Rank } from './seed.js';
+import { Rank } from './seed.js';
 
 /** A refusal: the server answers `status` with `{"error": message}` and changes nothing. */
 export class HttpError extends Error {
@@ -103,7 +103,6 @@ function userByEmailId(ctx: RouteContext): MockUser {
   return user;
 }
 
-const RANKS: readonly Rank[] = ['SUPER', 'ADMIN', 'REGULAR'];
 const isPrivileged = (rank: Rank): boolean => rank === 'SUPER' || rank === 'ADMIN';
 
 // --- the endpoints of docs/users-api.md ---
@@ -191,13 +190,14 @@ export const routes: readonly Route[] = [
       const userId = intParam(ctx.params, 'admin_user_id');
       const rawRank = ctx.params['rank'];
       if (!present(ctx.params, 'rank')) throw new HttpError(400, 'rank is required');
-      const rank = String(rawRank).toUpperCase() as Rank;
-      if (!RANKS.includes(rank)) {
+      const parsed = Rank.safeParse(String(rawRank).toUpperCase());
+      if (!parsed.success) {
         throw new HttpError(
           400,
           `rank must be ADMIN, REGULAR or SUPER, got ${JSON.stringify(rawRank)}`,
         );
       }
+      const rank = parsed.data;
       const user = ctx.organization.findByUserId(userId);
       if (user === undefined) {
         throw new HttpError(

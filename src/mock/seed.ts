@@ -2,12 +2,10 @@ import { z } from 'zod';
 import { parseWith, readStructuredFile } from '../config/file.js';
 import { ConfigError } from '../errors.js';
 
-export const Rank = z.enum(['SUPER', 'ADMIN', 'REGULAR']);
-export type Rank = z.infer<typeof Rank>;
-export const Tag = z.enum(['USER', 'GUEST']);
-export type Tag = z.infer<typeof Tag>;
-export const AdStatus = z.enum(['PENDING', 'ACTIVE', 'SUSPENDED']);
-export type AdStatus = z.infer<typeof AdStatus>;
+import { AdStatus, Rank, UserTag as Tag } from '../api/schema.js';
+
+// The contract's enums, one definition (api/schema.ts) for the client and the mock.
+export { AdStatus, Rank, Tag };
 
 export const SeedSmartcard = z.strictObject({
   number: z.string().regex(/^\d+$/, 'a smart card number is a string of digits'),

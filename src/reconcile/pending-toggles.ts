@@ -1,3 +1,4 @@
+import type { ToggleStatus } from '../api/schema.js';
 import type { StateRecord } from '../state/model.js';
 import type { Journal } from './apply.js';
 import type { OrgUser } from './model.js';
@@ -6,7 +7,7 @@ import type { OrgUser } from './model.js';
 export interface ToggleVerdict {
   email: string;
   emailId: number;
-  want: 'ACTIVE' | 'SUSPENDED';
+  want: ToggleStatus;
   sentAt: string;
   concluded: 'landed' | 'not-landed' | 'gone';
   /** For people: what was seen. */
@@ -16,7 +17,7 @@ export interface ToggleVerdict {
 /** The toggles journaled as sent and not resolved: a crash mid-toggle, or an unclear outcome. */
 export function pendingToggles(
   state: StateRecord,
-): { emailId: number; email: string; want: 'ACTIVE' | 'SUSPENDED'; sentAt: string }[] {
+): { emailId: number; email: string; want: ToggleStatus; sentAt: string }[] {
   const out = [];
   for (const [id, user] of Object.entries(state.users)) {
     const p = user.pendingToggle;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Rank, ToggleStatus } from '../api/schema.js';
 
 /**
  * The state record: what dirsync knows that the API cannot tell it. Rank is unobservable, so
@@ -8,9 +9,9 @@ import { z } from 'zod';
  */
 export const PendingToggle = z.object({
   /** The status the toggle was sent to reach. */
-  want: z.enum(['ACTIVE', 'SUSPENDED']),
+  want: ToggleStatus,
   /** The status read before it was sent. */
-  from: z.enum(['ACTIVE', 'SUSPENDED']),
+  from: ToggleStatus,
   sentAt: z.string(),
   /** Its own run could not establish the outcome (reported `unclear`). */
   unclear: z.boolean().optional(),
@@ -20,7 +21,7 @@ export type PendingToggle = z.infer<typeof PendingToggle>;
 export const UserState = z.object({
   email: z.string(),
   /** The rank dirsync last set. */
-  rank: z.enum(['SUPER', 'ADMIN', 'REGULAR']).optional(),
+  rank: Rank.optional(),
   /** Last value set or read, sorted. */
   computerUsernames: z.array(z.string()).optional(),
   /** Smart card numbers last set or read, sorted. */
@@ -87,7 +88,7 @@ const USER_KEYS = new Set<string>([
   'missingSince',
   'suspendedByDirsync',
 ]);
-const RANKS = new Set<unknown>(['SUPER', 'ADMIN', 'REGULAR']);
+const RANKS = new Set<unknown>(Rank.options);
 const strings = (v: unknown): boolean => Array.isArray(v) && v.every((s) => typeof s === 'string');
 const optional = (v: unknown, check: (v: unknown) => boolean): boolean =>
   v === undefined || check(v);

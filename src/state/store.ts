@@ -1,3 +1,4 @@
+import type { ToggleStatus } from '../api/schema.js';
 import {
   closeSync,
   fsyncSync,
@@ -42,8 +43,8 @@ export interface ToggleSent {
   type: 'toggle-sent';
   emailId: number;
   email: string;
-  want: 'ACTIVE' | 'SUSPENDED';
-  from: 'ACTIVE' | 'SUSPENDED';
+  want: ToggleStatus;
+  from: ToggleStatus;
   at: string;
 }
 
