@@ -142,9 +142,10 @@ export class LdapConnection {
           failures.push(`${url}: TLS certificate not trusted (${code})`);
           logger.warn('LDAP server certificate not trusted, trying next', { url, code });
         } else {
-          failures.push(
-            `${url}: ${(error as Error).message}${code === undefined ? '' : ` (${code})`}`,
-          );
+          // Node's message names the code already (`connect ECONNREFUSED 127.0.0.1:389`).
+          const message = (error as Error).message;
+          const said = code === undefined || message.includes(code);
+          failures.push(`${url}: ${message}${said ? '' : ` (${code})`}`);
           logger.warn('LDAP server unreachable, trying next', {
             url,
             error: (error as Error).message,
