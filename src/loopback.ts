@@ -32,3 +32,34 @@ export function isLoopbackUrl(url: string): boolean {
     return false;
   }
 }
+
+/** What decides whether a simple bind may go over plain `ldap://` (the `source:` keys). */
+export interface PlainBindSettings {
+  startTls: boolean;
+  bindDn?: string | undefined;
+  allowPlaintextBind: boolean;
+}
+
+/**
+ * Whether a simple bind to `url` would send the password across a network in clear: plain
+ * `ldap://` without StartTLS, with a bind DN, to a host other than loopback, and not allowed by
+ * `source.allowPlaintextBind`. The connection refuses it; `check` and `config validate` say so
+ * before they call the config valid.
+ */
+export function plainBindExposed(url: string, settings: PlainBindSettings): boolean {
+  return (
+    url.toLowerCase().startsWith('ldap://') &&
+    !settings.startTls &&
+    settings.bindDn !== undefined &&
+    !settings.allowPlaintextBind &&
+    !isLoopbackUrl(url)
+  );
+}
+
+/**
+ * Whether the Users API token would cross a network in clear: a plain `http://` base URL to a
+ * host other than loopback, not allowed by `api.allowPlaintext`.
+ */
+export function plainHttpExposed(baseUrl: string, allowPlaintext: boolean): boolean {
+  return !allowPlaintext && baseUrl.toLowerCase().startsWith('http://') && !isLoopbackUrl(baseUrl);
+}

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { filterProblem } from '../directory/filter.js';
 import { ConfigError } from '../errors.js';
+import { plainBindExposed, plainHttpExposed } from '../loopback.js';
 import {
   formatPath,
   formatWhere,
@@ -294,13 +295,39 @@ export function loadConfig(path: string, env: Env): LoadedConfig {
 }
 
 /**
- * The files the config names that a run reads only when it connects (the CA files): checked by
- * `check` and `config validate` before they call the config valid, so that "valid" never hides a
- * CA file the first TLS connection would fail on. Paths are those of a loaded config (absolute).
+ * What a run would refuse only when it connects: a password or token sent in clear across a
+ * network (loopback.ts's rule, which the LDAP connection and the API client apply).
+ */
+function checkPlaintext(config: Config, lineOf: LineOf): void {
+  const source = config.source;
+  if (source.type === 'ldap')
+    source.urls.forEach((url, i) => {
+      if (plainBindExposed(url, source))
+        throw new ConfigError(
+          `config key ${formatWhere(['source', 'urls', i], lineOf)} is plain ${url}: a simple bind would send the password across the network unencrypted`,
+          {
+            hint: 'use an ldaps:// URL, or set source.startTls: true; source.allowPlaintextBind: true is for a lab network you trust',
+          },
+        );
+    });
+  if (plainHttpExposed(config.api.baseUrl, config.api.allowPlaintext))
+    throw new ConfigError(
+      `config key ${formatWhere(['api', 'baseUrl'], lineOf)} is plain http: the token would cross the network unencrypted`,
+      { hint: 'use https://, or set api.allowPlaintext: true for a lab network you trust' },
+    );
+}
+
+/**
+ * What a run finds wrong only when it connects: the CA files the config names (read, PEM,
+ * parsing) and plain-text URLs it would refuse. Checked by `check` and `config validate` before
+ * they call the config valid, so that "valid" never hides a CA file the first TLS connection
+ * would fail on, or a URL the connection would refuse. Paths are those of a loaded config
+ * (absolute).
  */
 export function checkConfigFiles(loaded: Pick<LoadedConfig, 'config' | 'lineOf'>): void {
   const { config } = loaded;
   const lineOf = loaded.lineOf ?? ((): undefined => undefined);
+  checkPlaintext(config, lineOf);
   if (config.source.type === 'ldap' && config.source.tls.caFile !== undefined)
     checkCaFile(config.source.tls.caFile, ['source', 'tls', 'caFile'], lineOf);
   if (config.api.tls.caFile !== undefined)

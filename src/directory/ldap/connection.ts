@@ -9,7 +9,7 @@ import {
 } from 'ldapts';
 import { ConfigError, DirectoryError } from '../../errors.js';
 import { createSilentLogger, type Logger } from '../../log.js';
-import { isLoopbackUrl } from '../../loopback.js';
+import { plainBindExposed } from '../../loopback.js';
 import type { RawEntry } from '../model.js';
 import { pagedSearch } from './paging.js';
 import { LdaptsSession, SUPPORTED_LDAPTS_VERSION } from './ldapts-internals.js';
@@ -88,13 +88,7 @@ export class LdapConnection {
     for (const url of options.urls) {
       const plain = url.toLowerCase().startsWith('ldap://');
       // Loopback is allowed as plain http:// to the API is (loopback.ts): it never leaves the machine.
-      if (
-        plain &&
-        !options.startTls &&
-        options.bindDn !== undefined &&
-        !options.allowPlaintextBind &&
-        !isLoopbackUrl(url)
-      ) {
+      if (plainBindExposed(url, options)) {
         throw new ConfigError(
           `refusing a simple bind over plain ${url}: the password would cross the network unencrypted`,
           {

@@ -205,6 +205,57 @@ describe('checkConfigFiles (check and config validate, before "valid")', () => {
     expect(error.message).toContain('whose certificate 1 of 1 does not parse');
   });
 
+  it('refuses a simple bind over plain ldap:// to another host, naming the URL and its line', () => {
+    const path = aConfigFile(
+      minimal().replace(
+        'urls: [ldaps://dc1.corp.example.com]',
+        'urls:\n    - ldaps://dc1.corp.example.com\n    - ldap://dc2.corp.example.com',
+      ),
+      { 'ldap-password': 'x' },
+    );
+
+    const error = configErrorOf(() => checkConfigFiles(load(path)));
+
+    expect(error.message).toBe(
+      'config key source.urls[1] (line 5) is plain ldap://dc2.corp.example.com: a simple bind would send the password across the network unencrypted',
+    );
+    expect(error.hint).toContain('source.startTls: true');
+  });
+
+  it.each([
+    ['ldap:// to loopback', 'urls: [ldap://127.0.0.1:3389]'],
+    ['ldap:// with startTls', 'urls: [ldap://dc1.corp.example.com]\n  startTls: true'],
+    [
+      'ldap:// with allowPlaintextBind',
+      'urls: [ldap://dc1.corp.example.com]\n  allowPlaintextBind: true',
+    ],
+  ])('accepts %s, as the connection does', (_, urls) => {
+    const path = aConfigFile(minimal().replace('urls: [ldaps://dc1.corp.example.com]', urls), {
+      'ldap-password': 'x',
+    });
+
+    expect(() => checkConfigFiles(load(path))).not.toThrow();
+  });
+
+  it('refuses a plain http:// api.baseUrl to another host, and accepts one to loopback or allowed', () => {
+    const withApi = (api: string): string =>
+      aConfigFile(minimal().replace('baseUrl: https://api.example.com', api), {
+        'ldap-password': 'x',
+      });
+
+    const error = configErrorOf(() =>
+      checkConfigFiles(load(withApi('baseUrl: http://api.example.com'))),
+    );
+
+    expect(error.message).toBe(
+      'config key api.baseUrl (line 10) is plain http: the token would cross the network unencrypted',
+    );
+    expect(() => checkConfigFiles(load(withApi('baseUrl: http://127.0.0.1:8080')))).not.toThrow();
+    expect(() =>
+      checkConfigFiles(load(withApi('baseUrl: http://api.example.com\n  allowPlaintext: true'))),
+    ).not.toThrow();
+  });
+
   it('accepts a readable PEM CA certificate', () => {
     const pem = readFileSync(
       join(import.meta.dirname, '../../integration/api/fixtures/proxy-ca.pem'),
