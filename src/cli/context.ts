@@ -153,6 +153,8 @@ export function openRunContext(
     logger,
     runId,
     close: async () => {
+      // A run that failed mid-read leaves its progress shown: the error goes on its own line.
+      line?.clear();
       try {
         store.close();
       } finally {
@@ -162,6 +164,7 @@ export function openRunContext(
       await api.close();
     },
     abandon: () => {
+      line?.clear();
       try {
         store.close();
         audit.close();

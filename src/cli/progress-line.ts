@@ -10,6 +10,8 @@ export interface ProgressLine {
   progress: (message: string) => void;
   /** The stream the logger writes to: a terminal, like the one it wraps. */
   logStream: NodeJS.WritableStream;
+  /** Clears the progress if one is shown, so that what is written next starts its own line. */
+  clear: () => void;
 }
 
 const CLEAR = '\r\x1b[K';
@@ -25,11 +27,15 @@ export function progressLine(terminal: NodeJS.WritableStream): ProgressLine {
   });
   // The logger picks its human format for a terminal.
   Object.assign(logStream, { isTTY: true });
+  const progress = (message: string): void => {
+    shown = message === '' ? '' : `dirsync: ${message}...`;
+    terminal.write(`${CLEAR}${shown}`);
+  };
   return {
-    progress: (message: string): void => {
-      shown = message === '' ? '' : `dirsync: ${message}...`;
-      terminal.write(`${CLEAR}${shown}`);
-    },
+    progress,
     logStream,
+    clear: (): void => {
+      if (shown !== '') progress('');
+    },
   };
 }

@@ -33,6 +33,18 @@ describe('the progress line on a terminal', () => {
     expect(lines).toHaveLength(2);
   });
 
+  it('is cleared when a run closes mid-read, so that the error printed next has its own line', async () => {
+    const terminal = aTerminal();
+    const { configFile } = writeDaemonConfig({ apiUrl: 'http://127.0.0.1:9', cron: '0 * * * *' });
+    const run = openRunContext(configFile, {}, terminal.stream, { lock: false });
+
+    run.deps.progress!('reading the directory');
+    await run.close();
+    terminal.stream.write('error: no LDAP server could be reached\n');
+
+    expect(rendered(terminal.output())[0]).toBe('error: no LDAP server could be reached');
+  });
+
   it('leaves log lines alone when no progress is shown', async () => {
     const terminal = aTerminal();
     const { configFile } = writeDaemonConfig({ apiUrl: 'http://127.0.0.1:9', cron: '0 * * * *' });
