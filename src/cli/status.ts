@@ -5,6 +5,7 @@ import { auditDir, readAudit } from '../audit/audit-log.js';
 import { loadConfig } from '../config/load.js';
 import type { ExitCode } from '../errors.js';
 import { printable } from '../reconcile/render.js';
+import { plural } from '../text.js';
 import type { CommandEnv } from './commands.js';
 import { configPath } from './context.js';
 
@@ -136,8 +137,6 @@ export function recentRuns(
     .slice(0, limit);
   return { runs, reportsDir };
 }
-
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** One run in a few lines: when, outcome, counts; rails, held actions and the plan to review. */
 export function formatRun(run: RunStatus, configOption: string): string[] {
