@@ -105,7 +105,8 @@ export function formatWhere(path: readonly PropertyKey[], lineOf?: LineOf): stri
   return line === undefined ? formatPath(path) : `${formatPath(path)} (line ${line})`;
 }
 
-function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+/** The value at a key path of parsed data; undefined where the path leads nowhere. */
+export function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   let value = data;
   for (const key of path) {
     if (value === null || typeof value !== 'object') return undefined;

@@ -10,6 +10,7 @@ import {
   formatWhere,
   issueMessage,
   readStructuredSource,
+  valueAt,
   type LineOf,
 } from './file.js';
 import { Config } from './schema.js';
@@ -104,20 +105,19 @@ function knownKeys(schema: z.ZodType, path: readonly PropertyKey[], data: unknow
 
 /**
  * Problems the schema cannot see: LDAP filters that do not parse. Found here, a bad filter is a
- * config error naming its key, not a failed search against the server.
+ * config error naming its key, not a failed search against the server. Read from the data as
+ * written, so that a bad filter is listed with the schema's own problems, not after they are
+ * fixed.
  */
-function filterProblems(config: Config): { path: string[]; message: string }[] {
-  const source = config.source;
-  if (source.type === 'scim') return [];
+function filterProblems(data: unknown): { path: string[]; message: string }[] {
   const found: { path: string[]; message: string }[] = [];
   for (const part of ['users', 'groups'] as const) {
-    const filter = source[part].filter;
-    const problem = filter === undefined ? undefined : filterProblem(filter);
-    if (problem !== undefined)
-      found.push({
-        path: ['source', part, 'filter'],
-        message: `not a valid LDAP filter: ${problem}`,
-      });
+    const path = ['source', part, 'filter'];
+    const filter = valueAt(data, path);
+    // Not text, or empty: the schema says so.
+    const problem =
+      typeof filter === 'string' && filter.trim() !== '' ? filterProblem(filter.trim()) : undefined;
+    if (problem !== undefined) found.push({ path, message: `not a valid LDAP filter: ${problem}` });
   }
   return found;
 }
@@ -128,12 +128,11 @@ function filterProblems(config: Config): { path: string[]; message: string }[] {
  */
 export function parseConfig(data: unknown, path: string, lineOf?: LineOf): Config {
   const result = Config.safeParse(data);
+  const filters = filterProblems(data).map((p) => `  ${formatWhere(p.path, lineOf)}: ${p.message}`);
   let lines: string[];
   if (result.success) {
-    lines = filterProblems(result.data).map(
-      (p) => `  ${formatWhere(p.path, lineOf)}: ${p.message}`,
-    );
-    if (lines.length === 0) return result.data;
+    if (filters.length === 0) return result.data;
+    lines = [];
   } else {
     lines = result.error.issues.slice(0, 12).map((issue) => {
       if (issue.code === 'unrecognized_keys') {
@@ -156,6 +155,7 @@ export function parseConfig(data: unknown, path: string, lineOf?: LineOf): Confi
       return `  ${formatWhere(issue.path, lineOf)}: ${issueMessage(issue, data)}`;
     });
   }
+  lines.push(...filters);
   throw new ConfigError(`config ${path} is invalid:\n${lines.join('\n')}`, {
     hint: `correct the keys named above in ${path}; \`dirsync config schema\` prints every key`,
   });

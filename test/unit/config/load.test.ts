@@ -165,6 +165,19 @@ describe('loadConfig', () => {
     );
   });
 
+  it('lists an invalid LDAP filter with the schema problems, not only once they are fixed', () => {
+    const yaml = minimal('safety: { maxDeletes: many }\n', `  groups:\n    filter: '(cn=x'\n`);
+
+    const error = configErrorOf(() =>
+      loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), { DIRSYNC_API_TOKEN: 't' }),
+    );
+
+    expect(error.message).toContain('  safety.maxDeletes (line 16): expected a number, found text');
+    expect(error.message).toContain(
+      '  source.groups.filter (line 10): not a valid LDAP filter: 1 "(" not closed',
+    );
+  });
+
   it('accepts the filters AD and OpenLDAP configs use', () => {
     const filter =
       '(&(objectCategory=person)(objectClass=user)(!(userAccountControl:1.2.840.113556.1.4.803:=2))(mail=*\\28x\\29))';
