@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { checkConfigFiles, loadConfig } from '../config/load.js';
 import { insecureSettings } from '../config/warnings.js';
+import { validateSchedule } from '../daemon/scheduler.js';
 import { ConfigError, type ExitCode } from '../errors.js';
+import { webhookTargets } from '../notify/notifier.js';
 import type { CommandEnv } from './commands.js';
 import { configPath, DEFAULT_CONFIG } from './context.js';
 
@@ -174,13 +176,17 @@ export function configInitCommand(
 }
 
 /**
- * `dirsync config validate`: the config file, offline: the schema, \${ENV} values, secret files,
- * LDAP filters and CA files. Warns about settings that weaken security, as every run does.
+ * `dirsync config validate`: the config file, offline: the schema, \${ENV} values, secret files
+ * (webhook URL files included), LDAP filters, CA files, plain-text URLs and the schedule. Warns
+ * about settings that weaken security, as every run does.
  */
 export function configValidateCommand(ctx: CommandEnv, opts: { config?: string }): ExitCode {
   const path = configPath(opts.config, ctx.env);
   const loaded = loadConfig(path, ctx.env);
   checkConfigFiles(loaded);
+  // What the daemon and the notifier would refuse only when they start: their own checks.
+  validateSchedule(loaded.config.schedule);
+  webhookTargets(loaded.config);
   for (const setting of insecureSettings(loaded.config))
     ctx.io.stderr.write(`warning: ${setting.message}\n`);
   ctx.io.stdout.write(`config ${path}: valid\n`);

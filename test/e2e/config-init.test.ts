@@ -71,4 +71,27 @@ describe('dirsync config validate', () => {
       /source\.users\.filter \(line \d+\): not a valid LDAP filter: 1 "\(" not closed/,
     );
   });
+
+  it.each([
+    [
+      'a schedule.cron that is not a cron expression',
+      'schedule:\n  cron: "61 * * * *"\n',
+      'schedule.cron "61 * * * *" is not a cron expression',
+    ],
+    [
+      'a webhook URL file that cannot be read',
+      'notify:\n  webhooks:\n    - { urlFile: ./no-such-webhook-url }\n',
+      'config key notify.webhooks[0].urlFile names',
+    ],
+  ])('exits 2 for %s, as the daemon would', async (_, yaml, message) => {
+    const out = join(mkdtempSync(join(tmpdir(), 'dirsync-init-')), 'dirsync.yaml');
+    await runCli(['config', 'init', '--out', out]);
+    writeFileSync(out, readFileSync(out, 'utf8') + yaml);
+
+    const result = await runCli(['config', 'validate', '--config', out], SECRETS);
+
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(message);
+  });
 });
