@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { plural } from '../text.js';
 
 /** The line (1-based) a key path is written on in the file; undefined when unknown (JSON). */
 export type LineOf = (path: readonly PropertyKey[]) => number | undefined;
@@ -130,6 +131,28 @@ function typeName(value: unknown): string {
 }
 
 /**
+ * A bound in words (`a number at least 1`, `at least 1 item`) for zod's `expected number to be
+ * >=1`; a message the schema wrote itself is kept as it is.
+ */
+function bounded(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig): string {
+  const small = issue.code === 'too_small';
+  const bound = Number(small ? issue.minimum : issue.maximum);
+  const how =
+    issue.exact === true
+      ? 'exactly'
+      : small
+        ? issue.inclusive === false
+          ? 'more than'
+          : 'at least'
+        : issue.inclusive === false
+          ? 'less than'
+          : 'at most';
+  if (issue.origin === 'string') return `${how} ${plural(bound, 'character')}`;
+  if (issue.origin === 'array' || issue.origin === 'set') return `${how} ${plural(bound, 'item')}`;
+  return `a number ${how} ${bound}`;
+}
+
+/**
  * What is wrong at one issue's key, in the words of a config file rather than zod's: a missing
  * key is "required", a wrong type says what was expected and what was found (never the value,
  * which may be a secret).
@@ -147,6 +170,11 @@ export function issueMessage(issue: z.core.$ZodIssue, data: unknown): string {
   }
   if (issue.code === 'invalid_value' && issue.message.startsWith('Invalid option:'))
     return `expected one of ${issue.values.map(String).join(', ')}`;
+  if (
+    (issue.code === 'too_small' && issue.message.startsWith('Too small:')) ||
+    (issue.code === 'too_big' && issue.message.startsWith('Too big:'))
+  )
+    return `expected ${bounded(issue)}`;
   // zod's own wording starts with a category ("Too small: expected ..."): keep what follows.
   return issue.message.replace(/^(Invalid input|Too small|Too big|Invalid string): /, '');
 }

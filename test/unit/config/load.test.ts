@@ -165,6 +165,32 @@ describe('loadConfig', () => {
     );
   });
 
+  it('says a bound in words: a number at least 0, at least 1 item', () => {
+    const yaml = minimal('safety: { maxDeletes: -3 }\n').replace(
+      '    baseDns:\n      - OU=Staff,DC=corp,DC=example,DC=com\n',
+      '    baseDns: []\n',
+    );
+
+    const error = configErrorOf(() =>
+      loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), { DIRSYNC_API_TOKEN: 't' }),
+    );
+
+    expect(error.message).toContain('  safety.maxDeletes (line 13): expected a number at least 0');
+    expect(error.message).toContain('  source.users.baseDns (line 7): expected at least 1 item');
+  });
+
+  it('keeps a message the schema wrote for a bound', () => {
+    const yaml = minimal('', `  groups:\n    filter: ' '\n`);
+
+    const error = configErrorOf(() =>
+      loadConfig(aConfigFile(yaml, { 'ldap-password': 'x' }), { DIRSYNC_API_TOKEN: 't' }),
+    );
+
+    expect(error.message).toContain(
+      'source.groups.filter (line 10): an empty filter is not allowed',
+    );
+  });
+
   it('lists an invalid LDAP filter with the schema problems, not only once they are fixed', () => {
     const yaml = minimal('safety: { maxDeletes: many }\n', `  groups:\n    filter: '(cn=x'\n`);
 
