@@ -1,4 +1,5 @@
 // @ts-check
+import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -56,7 +57,8 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['node:*', 'undici', 'ldapts', 'fs', 'http', 'https', 'net'],
+              // Every Node built-in, with or without node: (child_process, dns, tls, os, ...).
+              group: ['node:*', ...builtinModules, 'undici', 'ldapts'],
               message: 'The planner is pure: no I/O imports.',
             },
             apiImplementation,

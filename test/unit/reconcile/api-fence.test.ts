@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { ESLint, Linter } from 'eslint';
 import tseslint from 'typescript-eslint';
 import { describe, expect, it } from 'vitest';
@@ -74,4 +75,20 @@ describe('reconcile/ depends on the UsersApi interface, not the client', () => {
     // Assert
     expect(messages).toEqual([expect.stringContaining('The planner is pure')]);
   });
+
+  // The shell of reconcile/: the modules that read and write (files, the API). Any other module
+  // there is pure, and the fence must name it.
+  const shell = new Set(['apply.ts', 'run.ts', 'saved-plan.ts']);
+  const pure = readdirSync('src/reconcile').filter((f) => f.endsWith('.ts') && !shell.has(f));
+
+  it.each(pure.flatMap((f) => ['node:fs', 'child_process', 'dns', 'os'].map((m) => [f, m])))(
+    'keeps reconcile/%s free of I/O: refuses %s',
+    async (file, module) => {
+      // Act
+      const messages = await restricted(`src/reconcile/${file}`, `import '${module}';`);
+
+      // Assert
+      expect(messages).toEqual([expect.stringContaining('The planner is pure')]);
+    },
+  );
 });
