@@ -5,7 +5,7 @@ import { validateSchedule } from '../daemon/scheduler.js';
 import { ConfigError, type ExitCode } from '../errors.js';
 import { webhookTargets } from '../notify/notifier.js';
 import type { CommandEnv } from './commands.js';
-import { configPath, DEFAULT_CONFIG } from './context.js';
+import { configPath, DEFAULT_CONFIG } from './config-path.js';
 
 export type StarterFlavor = 'ad' | 'openldap';
 

@@ -10,11 +10,7 @@ import type { RunDeps, RunObserver } from '../reconcile/run.js';
 import { StateStore } from '../state/store.js';
 import { progressLine } from './progress-line.js';
 
-export const DEFAULT_CONFIG = './dirsync.yaml';
-
-export function configPath(option: string | undefined, env: Env): string {
-  return option ?? env['DIRSYNC_CONFIG'] ?? DEFAULT_CONFIG;
-}
+export { configPath, DEFAULT_CONFIG } from './config-path.js';
 
 export interface RunContext {
   loaded: LoadedConfig;

@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { durationMs } from '../config/schema.js';
 import { ConfigError, type ExitCode } from '../errors.js';
 import type { CommandEnv } from './commands.js';
-import { configPath } from './context.js';
+import { configPath } from './config-path.js';
 
 /**
  * `--since`: a duration back from now (`7d`, `12h`, `30m`), a day (`2026-11-01`, UTC) or an

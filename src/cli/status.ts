@@ -7,7 +7,7 @@ import type { ExitCode } from '../errors.js';
 import { printable } from '../reconcile/render.js';
 import { plural } from '../text.js';
 import type { CommandEnv } from './commands.js';
-import { configPath } from './context.js';
+import { configPath } from './config-path.js';
 
 /**
  * What `dirsync status` reads of a run report (reconcile/run.ts's RunReport), permissively: a

@@ -131,6 +131,16 @@ describe('fast start: commands load their modules lazily', () => {
         expect(run.packages).not.toContain(p);
     });
 
+    it('status, offline, loads no API client, directory source or state store', async () => {
+      const run = await traced(['status', '--config', 'config/demo.yaml'], demoEnv());
+
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('no runs recorded yet');
+      expect(run.packages).not.toContain('undici');
+      expect(run.modules).not.toContain('cli/context.js');
+      expect(run.modules).not.toContain('state/store.js');
+    });
+
     it('an apply with no webhooks configured loads no notify code either', async () => {
       const run = await traced(['apply', '--config', 'config/demo.yaml'], demoEnv());
 
