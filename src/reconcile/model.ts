@@ -166,11 +166,12 @@ export type PlanSummary = z.infer<typeof PlanSummary>;
 
 /**
  * The API and the organization a plan was read from, so that `apply --plan` never sends it to
- * another one. The organization is known as the state record knows it (`state/organization.ts`):
- * a sample of (email_id, user_id) pairs, and `api.tokenOwner` to name it. Never the token.
+ * another one. The organization is named the way a state record names it
+ * (`state/organization.ts`), from the listing the plan was made from: a sample of
+ * (email_id, user_id) pairs, and `api.tokenOwner` to name it. Never the token.
  */
 export const PlanOrigin = z.object({
-  /** `api.baseUrl`, as `originOf` writes it (no user name, password, query or fragment). */
+  /** `api.baseUrl` as `recordedBaseUrl` writes it: no user name, password, query or fragment. */
   apiBaseUrl: z.string(),
   organization: OrganizationIdentity,
 });

@@ -34,7 +34,7 @@ export function recordedBaseUrl(baseUrl: string): string {
   }
 }
 
-/** Where a plan is made: the API, and the organization as the state record knows it. */
+/** Where a plan is made: the API, and the organization as the plan's listing shows it. */
 export function planOrigin(baseUrl: string, organization: OrganizationIdentity): PlanOrigin {
   return { apiBaseUrl: recordedBaseUrl(baseUrl), organization };
 }
