@@ -293,7 +293,12 @@ export class LdapConnection {
         hint: 'fix source.users.filter / source.groups.filter',
       });
     }
-    const message = error instanceof Error ? error.message : String(error);
+    // One line: ldapts puts the socket's own error on a second line ("Socket error. Message type:
+    // SearchRequest (0x63)\nread ECONNRESET"), as it does for a reset mid-search on Node 26.
+    const message = (error instanceof Error ? error.message : String(error)).replace(
+      /\s*\n\s*/g,
+      ': ',
+    );
     return new DirectoryError(`${where} failed: ${message}: the read is incomplete`, {
       cause: error,
       hint: 'check the server and the network; nothing was changed',
