@@ -236,12 +236,16 @@ export async function planRun(deps: RunDeps): Promise<PlannedRun> {
   if (ids.length > 0) logger.info('user details read', { users: ids.length, sweep });
 
   progress('');
-  const identity = organizationIdentity(organization, config.api.tokenOwner);
+  const made = makePlan({ ...base, details });
+  // The organization as the next run (or `apply --plan`) will see it: not by users this plan
+  // removes, or a run removing the oldest ones would take its own organization for another.
+  const removed = new Set(made.actions.flatMap((a) => (a.kind === 'remove' ? [a.emailId] : [])));
+  const identity = organizationIdentity(
+    removed.size === 0 ? organization : organization.filter((u) => !removed.has(u.emailId)),
+    config.api.tokenOwner,
+  );
   // The plan says where it was made: `apply --plan` sends it nowhere else.
-  const plan = {
-    ...makePlan({ ...base, details }),
-    madeFor: planOrigin(config.api.baseUrl, identity),
-  };
+  const plan = { ...made, madeFor: planOrigin(config.api.baseUrl, identity) };
   const verdict = judge(plan, railContext(config, store.state, organization, now));
   // The steady-state bench reads these phases from the log (bench/steady.ts).
   logger.info('planned', {

@@ -7,12 +7,14 @@ import { openRunContext } from '../../../src/cli/context.js';
 import { ConfigError } from '../../../src/errors.js';
 import type { MockServer } from '../../../src/mock/server.js';
 import type { StateRecord } from '../../../src/state/model.js';
+import { ORGANIZATION_SAMPLE_SIZE } from '../../../src/state/organization.js';
 import { applyRun, planRun } from '../../../src/reconcile/run.js';
 import {
   ADMIN_TOKEN,
   OTHER_ORG_TOKEN,
   SUPER_TOKEN,
   aSeed,
+  aSeedUser,
   startTestMock,
 } from '../../support/mock.js';
 
@@ -124,5 +126,36 @@ describe('a state record names its organization, not only the API', () => {
     expect((JSON.parse(record) as StateRecord).organization?.sample.length).toBeGreaterThan(0);
     expect(record).not.toContain(SUPER_TOKEN);
     expect(record).not.toContain(ADMIN_TOKEN);
+  });
+
+  it('knows its organization again after a run removed all of its oldest users', async () => {
+    // Arrange: the 32 oldest users (smallest email_ids, the sample a record keeps) have left.
+    const seed = aSeed([], { otherOrganization: false });
+    const corp = seed.organizations[0]!;
+    const leavers = Array.from({ length: ORGANIZATION_SAMPLE_SIZE }, (_, i) =>
+      aSeedUser({ email: `leaver${i}@corp.example.com` }),
+    );
+    corp.users = [...leavers, ...(corp.users ?? [])];
+    mock = await startTestMock(seed);
+    const files = configs(mock.url);
+    const file = files.forToken(SUPER_TOKEN);
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        'removed: { action: ignore }',
+        'removed: { action: delete, graceDays: 0 }',
+      ),
+    );
+    const removed = await withRun(file, (run) =>
+      applyRun(run.deps, { runId: 'corp-1', force: true }),
+    );
+    expect(removed.report.counts).toMatchObject({ remove: { applied: ORGANIZATION_SAMPLE_SIZE } });
+
+    // Act: the next run reads what is left of the organization.
+    const planned = await withRun(file, (run) => planRun(run.deps));
+
+    // Assert: the same organization, not another one's record.
+    expect(planned.plan.actions).toEqual([]);
+    expect(planned.identity.sample.length).toBe(3);
   });
 });
