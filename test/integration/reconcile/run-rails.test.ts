@@ -395,6 +395,11 @@ describe('applyRun: a refused run records what its read established', () => {
     });
     expect(error.hint).toContain(`\`dirsync apply --plan ${planFile}\``);
     expect(error.hint).toContain('`dirsync plan`');
+    // The command it names reads the file: it says which API and organization it was made for.
+    expect(readPlanFile(planFile!).madeFor).toMatchObject({
+      apiBaseUrl: w.mock.url.replace(/\/+$/, ''),
+      organization: { sample: expect.arrayContaining([expect.any(Array)]) as unknown },
+    });
   });
 });
 
