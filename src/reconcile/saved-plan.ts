@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
+import { valueAt } from '../config/file.js';
 import { ConfigError } from '../errors.js';
 import type { OrganizationIdentity } from '../state/model.js';
 import { judgeSample, type ListedUser } from '../state/organization.js';
@@ -44,15 +45,6 @@ function pathText(path: readonly PropertyKey[]): string {
   return path
     .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
     .join('');
-}
-
-function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
-  let v = data;
-  for (const p of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[p];
-  }
-  return v;
 }
 
 function shown(value: unknown): string {
