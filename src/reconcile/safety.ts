@@ -1,6 +1,7 @@
 import type { SafetyConfig } from '../config/schema.js';
 import type { StateRecord, UserState } from '../state/model.js';
 import type { Action, ActionOf, OrgUser, Plan, Rank } from './model.js';
+import { RANK_LEVEL } from './rules.js';
 
 /**
  * The safety rails. Two scopes:
@@ -98,9 +99,8 @@ export interface RailContext {
   spent?: BudgetCounts;
 }
 
-const LEVELS: Record<Rank, number> = { REGULAR: 0, ADMIN: 1, SUPER: 2 };
 /** A rank's power. */
-const level = (rank: Rank): number => LEVELS[rank];
+const level = (rank: Rank): number => RANK_LEVEL[rank];
 
 const isGrant = (a: ActionOf<'set_rank'>): boolean =>
   (a.after === 'ADMIN' || a.after === 'SUPER') &&
