@@ -172,23 +172,11 @@ export const openLdap: Flavor = {
  */
 export const ds389: Flavor = {
   name: '389ds',
-  attributes: {
-    id: 'nsUniqueId',
-    email: 'mail',
-    aliases: [],
-    firstName: 'givenName',
-    lastName: 'sn',
-    logins: ['uid'],
-    smartcards: undefined,
-    memberOf: 'memberOf',
-    members: ['member', 'uniqueMember'],
-    memberUid: 'memberUid',
-    groupName: 'cn',
-  },
+  // The same schema as OpenLDAP's (inetOrgPerson, groupOfNames, groupOfUniqueNames, posixGroup).
+  attributes: { ...openLdap.attributes, id: 'nsUniqueId' },
   // nsPerson: the person object class of `dsidm user create` (389-DS 1.4+), not an inetOrgPerson.
   userFilter: '(|(objectClass=inetOrgPerson)(objectClass=nsPerson))',
-  groupFilter:
-    '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))',
+  groupFilter: openLdap.groupFilter,
   binaryAttributes: [],
   // Operational attributes: returned only when asked for by name.
   statusAttributes: ['nsAccountLock', 'shadowExpire', 'krbPrincipalExpiration'],
