@@ -2,11 +2,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { ConfigError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
+import { isLoopback } from '../loopback.js';
 import { UsersEndpoints } from './endpoints.js';
 import {
   createDispatcher,
   DEFAULT_TIMEOUTS,
-  isLoopback,
   proxySettingsFrom,
   type Env,
   type Timeouts,

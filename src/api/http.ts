@@ -4,9 +4,6 @@ import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { ConfigError } from '../errors.js';
 import { isLoopback } from '../loopback.js';
 
-// The rule lives in loopback.ts, shared with the LDAP source.
-export { isLoopback };
-
 /** Limits on each phase of a request; all in milliseconds. */
 export interface Timeouts {
   /** TCP + TLS handshake (and the proxy's CONNECT). */

@@ -5,14 +5,10 @@ import { Writable } from 'node:stream';
 import { Agent, EnvHttpProxyAgent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../../../src/api/client.js';
-import {
-  createDispatcher,
-  DEFAULT_TIMEOUTS,
-  isLoopback,
-  proxySettingsFrom,
-} from '../../../src/api/http.js';
+import { createDispatcher, DEFAULT_TIMEOUTS, proxySettingsFrom } from '../../../src/api/http.js';
 import { ConfigError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
+import { isLoopback } from '../../../src/loopback.js';
 
 describe('proxySettingsFrom', () => {
   it.each([
