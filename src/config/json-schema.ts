@@ -25,21 +25,29 @@ interface SchemaNode {
 
 const KEY = /^(\s*)([A-Za-z][A-Za-z0-9]*):(?:\s+(.*))?$/;
 
+/** A key line of an annotated YAML file. */
+export interface KeyLine {
+  /** The full key path, `source.users.baseDns`. */
+  path: string;
+  /** 0-based line number in the file. */
+  line: number;
+  /** Whether the key is commented out (`# key: ...`). */
+  commented: boolean;
+  /** What follows the colon on that line, if anything. */
+  value: string | undefined;
+}
+
 /**
- * The comment above each key of an annotated YAML file, active keys and commented-out ones
- * (`# key: value`, which becomes active by removing "# "), by key path. A path inside a
- * `source:` block is also stored under its source type (`ldif|source.file`), since the ldap and
- * ldif blocks share key names. In comments, a word followed by a colon is a key when it is in
- * `known` or starts lower-case like every config key; prose such as "Default: 8" is not.
+ * The key lines of an annotated YAML file, active and commented out, with their full paths.
+ * A commented-out key is one that becomes active by removing its "# " and nothing else, so its
+ * indentation tells where it belongs. In comments, a word followed by a colon counts as a key
+ * when it is in `known` or starts lower-case like every config key (so a misspelt one is
+ * caught): prose such as "# Default: 8" is not a key, and prose must not start "word: ".
  */
-export function keyComments(text: string, known: ReadonlySet<string>): Map<string, string> {
-  const lines = text.split('\n');
-  const comments = new Map<string, string>();
-  const keyLines = new Set<number>();
-  const found: { path: string; line: number; variant: string | undefined }[] = [];
+export function annotatedKeyLines(text: string, known: ReadonlySet<string>): KeyLine[] {
+  const result: KeyLine[] = [];
   const stack: { indent: number; key: string }[] = [];
-  let variant: string | undefined;
-  lines.forEach((raw, line) => {
+  text.split('\n').forEach((raw, line) => {
     const comment = /^(\s*)# ?(.*)$/.exec(raw);
     const uncommented = comment === null ? raw : `${comment[1]}${comment[2]}`;
     const match = KEY.exec(uncommented);
@@ -49,13 +57,30 @@ export function keyComments(text: string, known: ReadonlySet<string>): Map<strin
     if (comment !== null && !known.has(key) && !/^[a-z]/.test(key)) return;
     while (stack.length > 0 && stack[stack.length - 1]!.indent >= indent) stack.pop();
     stack.push({ indent, key });
-    const path = stack.map((s) => s.key).join('.');
-    if (indent === 0) variant = undefined;
-    if (path === 'source.type') variant = match[3]?.trim();
-    keyLines.add(line);
-    found.push({ path, line, variant });
+    result.push({
+      path: stack.map((s) => s.key).join('.'),
+      line,
+      commented: comment !== null,
+      value: match[3],
+    });
   });
-  for (const { path, line, variant: v } of found) {
+  return result;
+}
+
+/**
+ * The comment above each key of an annotated YAML file (see annotatedKeyLines), by key path. A
+ * path inside a `source:` block is also stored under its source type (`ldif|source.file`), since
+ * the ldap and ldif blocks share key names.
+ */
+export function keyComments(text: string, known: ReadonlySet<string>): Map<string, string> {
+  const lines = text.split('\n');
+  const comments = new Map<string, string>();
+  const found = annotatedKeyLines(text, known);
+  const keyLines = new Set(found.map((k) => k.line));
+  let variant: string | undefined;
+  for (const { path, line, value } of found) {
+    if (!path.includes('.')) variant = undefined;
+    if (path === 'source.type') variant = value?.trim();
     const prose: string[] = [];
     for (let i = line - 1; i >= 0; i--) {
       const l = lines[i]!;
@@ -64,7 +89,8 @@ export function keyComments(text: string, known: ReadonlySet<string>): Map<strin
     }
     const text = prose.filter((p) => p !== '').join(' ');
     if (text === '') continue;
-    if (v !== undefined && !comments.has(`${v}|${path}`)) comments.set(`${v}|${path}`, text);
+    if (variant !== undefined && !comments.has(`${variant}|${path}`))
+      comments.set(`${variant}|${path}`, text);
     if (!comments.has(path)) comments.set(path, text);
   }
   return comments;

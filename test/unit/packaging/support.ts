@@ -38,40 +38,7 @@ export function schemaKeyPaths(schema: SchemaNode): Map<string, SchemaNode[]> {
   return paths;
 }
 
-export interface KeyLine {
-  path: string;
-  /** 0-based line number in the file. */
-  line: number;
-  /** Whether the key is commented out (`# key: ...`). */
-  commented: boolean;
-}
-
-const KEY = /^(\s*)([A-Za-z][A-Za-z0-9]*):(?:\s|$)/;
-
-/**
- * The key lines of an annotated YAML file, active and commented out, with their full paths.
- * A commented-out key is one that becomes active by removing its "# " and nothing else, so its
- * indentation tells where it belongs. In comments, a word followed by a colon counts as a key
- * when it is in `known` or starts lower-case like every config key (so a misspelt one is
- * caught): prose such as "# Default: 8" is not a key, and prose must not start "word: ".
- */
-export function annotatedKeyLines(text: string, known: ReadonlySet<string>): KeyLine[] {
-  const result: KeyLine[] = [];
-  const stack: { indent: number; key: string }[] = [];
-  text.split('\n').forEach((raw, line) => {
-    const comment = /^(\s*)# ?(.*)$/.exec(raw);
-    const uncommented = comment === null ? raw : `${comment[1]}${comment[2]}`;
-    const match = KEY.exec(uncommented);
-    if (match === null) return;
-    const indent = match[1]!.length;
-    const key = match[2]!;
-    if (comment !== null && !known.has(key) && !/^[a-z]/.test(key)) return;
-    while (stack.length > 0 && stack[stack.length - 1]!.indent >= indent) stack.pop();
-    stack.push({ indent, key });
-    result.push({ path: stack.map((s) => s.key).join('.'), line, commented: comment !== null });
-  });
-  return result;
-}
+export { annotatedKeyLines, type KeyLine } from '../../../src/config/json-schema.js';
 
 /** Every property name anywhere in the schema. */
 export function schemaKeyNames(schema: SchemaNode): Set<string> {
