@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { ConfigError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
-import { isLoopback } from '../loopback.js';
+import { isLoopback, plainHttpExposed } from '../loopback.js';
 import { UsersEndpoints } from './endpoints.js';
 import {
   createDispatcher,
@@ -224,9 +224,13 @@ function stoppable(given: Sleep | undefined, stop: AbortSignal | undefined): Sle
         });
 }
 
-/** Plain http:// only to this machine, or where the administrator allowed it (a warning then). */
+/**
+ * Plain http:// only to this machine, or where the administrator allowed it (a warning then).
+ * The rule is loopback.ts's, as config validation applies it; asked without the allowance, it
+ * says whether the token would cross a network in clear at all.
+ */
 function checkPlaintext(baseUrl: URL, allowPlaintext: boolean, log: Logger): void {
-  if (baseUrl.protocol !== 'http:' || isLoopback(baseUrl.hostname)) return;
+  if (!plainHttpExposed(baseUrl.href, false)) return;
   if (!allowPlaintext) {
     throw new ConfigError(
       `api.baseUrl ${baseUrl.origin} is plain http: the token would cross the network unencrypted`,
