@@ -45,14 +45,6 @@ export interface PlanInput {
 
 const DAY_MS = 86_400_000;
 
-/**
- * Only organization users inside the scope are ever changed. For one address: compiles the
- * scope each call, so for many use `compileScope(rules.scope)` once (as `plan` does).
- */
-export function inScope(email: string, rules: RulesConfig): boolean {
-  return compileScope(rules.scope).includes(email);
-}
-
 function compareEmails(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
