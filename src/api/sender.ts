@@ -95,8 +95,6 @@ export class RetryingSender {
       if (result.ok) return result.body;
       if (result.kind === 'final') throw result.error;
 
-      // Only now, with the failure seen, may a re-read count as "after" it.
-      const look = recovery.mode === 'repeat' ? undefined : recovery.lookAfterNow();
       const now = clock.now();
       if (result.retryAfterMs !== undefined) limiter.pauseUntil(now + result.retryAfterMs);
       const decision = decideRetry(policy, {
@@ -113,6 +111,12 @@ export class RetryingSender {
       if (decision.kind === 'give-up') {
         throw this.giveUp(request, result, attempt, decision.reason === 'deadline', false);
       }
+      // Only now, with the failure seen, may a re-read count as "after" it; only an unclear
+      // outcome is looked at (a 429 or a refused connection is sent again without one).
+      const look =
+        decision.kind === 'unclear' && recovery.mode !== 'repeat'
+          ? recovery.lookAfterNow()
+          : undefined;
       // A retry is announced; the last look, once the budget has run out, is not.
       if (decision.kind === 'retry' || decision.budget === 'left') {
         this.announce(request, result, attempt, decision.delayMs);
