@@ -1,10 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { auditDir, readAudit } from '../audit/audit-log.js';
 import { loadConfig } from '../config/load.js';
 import type { ExitCode } from '../errors.js';
 import { printable } from '../reconcile/render.js';
+import { reportsFolder } from '../state/folders.js';
 import { plural } from '../text.js';
 import type { CommandEnv } from './commands.js';
 import { configPath } from './config-path.js';
@@ -96,7 +97,7 @@ export function recentRuns(
   config: Parameters<typeof auditDir>[0],
   limit: number,
 ): { runs: RunStatus[]; reportsDir: string } {
-  const reportsDir = join(dirname(config.state.path), 'reports');
+  const reportsDir = reportsFolder(config.state.path);
   let names: string[] = [];
   try {
     names = readdirSync(reportsDir).filter((f) => /^run-.*\.json$/.test(f));

@@ -9,6 +9,7 @@ import { NOTIFY_EVENTS, type Config, type NotifyEvent } from '../config/schema.j
 import { ConfigError, describeError, SafetyError } from '../errors.js';
 import { writeFileAtomic } from '../state/store.js';
 import type { Logger } from '../log.js';
+import { plural } from '../text.js';
 import { EVENT_ORDER, payloadFor, SAMPLE_SIZE, type Notification } from './payloads.js';
 
 /** What the notifier is told about a finished run: its report, or the error that stopped it. */
@@ -165,13 +166,13 @@ function summaryOf(
         return `the safety rails refused the run (${railNames}); nothing was changed`;
       case 'held': {
         const n = notice.report?.held?.length ?? 0;
-        return `${n} action${n === 1 ? '' : 's'} held back for review${railNames === '' ? '' : ` (${railNames})`}; the rest applied`;
+        return `${plural(n, 'action')} held back for review${railNames === '' ? '' : ` (${railNames})`}; the rest applied`;
       }
       case 'actions_failed': {
         const n = notice.report?.failures.length ?? 0;
         const u = notice.report?.unclear?.length ?? 0;
-        const failed = n === 0 ? [] : [`${n} action${n === 1 ? '' : 's'} failed`];
-        const unclear = u === 0 ? [] : [`${u} toggle${u === 1 ? '' : 's'} unclear`];
+        const failed = n === 0 ? [] : [`${plural(n, 'action')} failed`];
+        const unclear = u === 0 ? [] : [`${plural(u, 'toggle')} unclear`];
         return [...failed, ...unclear].join(', ');
       }
       case 'recovered':

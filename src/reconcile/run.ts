@@ -1,5 +1,5 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { UsersApi } from '../api/users-api.js';
 import type { UserDetails } from '../api/schema.js';
@@ -17,6 +17,7 @@ import { describeError, SafetyError, StoppedError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../log.js';
 import type { OrganizationIdentity } from '../state/model.js';
 import { checkOrganization, organizationIdentity } from '../state/organization.js';
+import { plansFolder, reportsFolder } from '../state/folders.js';
 import type { StateStore } from '../state/store.js';
 import { actionKey, applyPlan, type ApplyReport } from './apply.js';
 import type { OrgDetails, OrgUser, Plan } from './model.js';
@@ -521,13 +522,7 @@ function writeKept(dir: string, name: string, at: string, value: unknown, keep: 
 
 export function writeReport(statePath: string, report: RunReport): string {
   // Keep the newest reports only: a daemon on */30 writes 48 a day.
-  return writeKept(
-    join(dirname(statePath), 'reports'),
-    'run',
-    report.startedAt,
-    report,
-    KEEP_REPORTS,
-  );
+  return writeKept(reportsFolder(statePath), 'run', report.startedAt, report, KEEP_REPORTS);
 }
 
 /** How many saved plans of each kind (held, refused) are kept. */
@@ -558,7 +553,7 @@ export function savePlan(
   at: string,
   plan: Plan,
 ): string {
-  return writeKept(join(dirname(statePath), 'plans'), kind, at, plan, KEEP_PLANS);
+  return writeKept(plansFolder(statePath), kind, at, plan, KEEP_PLANS);
 }
 
 /**
