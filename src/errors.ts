@@ -78,11 +78,17 @@ export class StoppedError extends DirsyncError {
   }
 }
 
-/**
- * 0 success, 1 failure, 2 bad config or usage, 3 refused by a safety rail, 4 applied with some
- * actions failed, 5 stopped before finishing (a signal, runTimeout, a lost lock).
- */
-export type ExitCode = 0 | 1 | 2 | 3 | 4 | 5;
+/** dirsync's exit codes and what each means: `--help` prints them, the README's table says the same. */
+export const EXIT_CODES = {
+  0: 'success',
+  1: 'failure: directory or API unreachable, a read incomplete, the token refused',
+  2: 'bad config or usage (also an invalid plan file, a port already in use)',
+  3: 'a safety rail refused the run, or a budget held some actions back (the rest applied)',
+  4: 'applied, but some actions failed or are unclear (the report lists each; 4 wins over 3)',
+  5: 'stopped before finishing: SIGTERM or SIGINT, schedule.runTimeout, a lost run lock',
+} as const;
+
+export type ExitCode = keyof typeof EXIT_CODES;
 
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof ConfigError) return 2;

@@ -1,5 +1,12 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ConfigError, DirsyncError, describeError, exitCodeFor, type ExitCode } from '../errors.js';
+import {
+  ConfigError,
+  DirsyncError,
+  EXIT_CODES,
+  describeError,
+  exitCodeFor,
+  type ExitCode,
+} from '../errors.js';
 import { escapeControl } from '../text.js';
 import type { Env } from '../config/load.js';
 import type { MockApiOptions } from './mock-api-command.js';
@@ -196,15 +203,12 @@ function buildProgram(
   return program;
 }
 
-/** The exit codes, as `errors.ts`'s ExitCode and the README's table define them. */
+/** The exit codes, from `errors.ts`'s EXIT_CODES. */
 const EXIT_CODES_HELP = `
 Exit codes:
-  0  success
-  1  failure: directory or API unreachable, a read incomplete, the token refused
-  2  bad config or usage (also an invalid plan file, a port already in use)
-  3  a safety rail refused the run, or a budget held some actions back (the rest applied)
-  4  applied, but some actions failed or are unclear (the report lists each; 4 wins over 3)
-  5  stopped before finishing: SIGTERM or SIGINT, schedule.runTimeout, a lost run lock
+${Object.entries(EXIT_CODES)
+  .map(([code, meaning]) => `  ${code}  ${meaning}`)
+  .join('\n')}
 `;
 
 const MOCK_API_HELP = `
