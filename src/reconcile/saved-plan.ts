@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
+import { recordedBaseUrl } from '../base-url.js';
 import { valueAt } from '../config/file.js';
 import { ConfigError } from '../errors.js';
 import type { OrganizationIdentity } from '../state/model.js';
@@ -17,23 +18,6 @@ import { Plan, type PlanOrigin } from './model.js';
 export type SavedPlan = Plan & { madeFor: PlanOrigin };
 
 const REPLAN = 'make a new plan with `dirsync plan --out FILE` and review that one';
-
-/**
- * `api.baseUrl` as a plan records it: never a user name, password, query or fragment (a
- * credential must not end up in a file), no trailing slash.
- */
-export function recordedBaseUrl(baseUrl: string): string {
-  try {
-    const url = new URL(baseUrl);
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    url.hash = '';
-    return url.href.replace(/\/+$/, '');
-  } catch {
-    return baseUrl.replace(/\/+$/, '');
-  }
-}
 
 /** Where a plan is made: the API, and the organization as the plan's listing shows it. */
 export function planOrigin(baseUrl: string, organization: OrganizationIdentity): PlanOrigin {

@@ -9,6 +9,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { sameBaseUrl } from '../base-url.js';
 import { ConfigError, DirsyncError } from '../errors.js';
 import { makeFolder, stateFsError } from './fs-errors.js';
 import { DEFAULT_LOCK_STALE_MS, RunLock, type LockOptions } from './lock.js';
@@ -215,7 +216,8 @@ export class StateStore {
       }
       state = record;
     }
-    if (state.apiBaseUrl !== undefined && state.apiBaseUrl !== apiBaseUrl) {
+    // Compared as plan files are (no trailing slash, no credentials): `https://x/` is `https://x`.
+    if (state.apiBaseUrl !== undefined && !sameBaseUrl(state.apiBaseUrl, apiBaseUrl)) {
       throw new ConfigError(
         `state record ${path} belongs to ${state.apiBaseUrl}, not to api.baseUrl ${apiBaseUrl}`,
         {

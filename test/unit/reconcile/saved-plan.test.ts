@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { NOT_A_URL, recordedBaseUrl, sameBaseUrl } from '../../../src/base-url.js';
 import { ConfigError, exitCodeFor } from '../../../src/errors.js';
 import {
   checkPlanApi,
   checkPlanOrganization,
   parsePlanFile,
   planOrigin,
-  recordedBaseUrl,
 } from '../../../src/reconcile/saved-plan.js';
 import { aPlan, anAction, anOrgUser, DOMAIN } from './builders.js';
 
@@ -152,6 +152,21 @@ describe('where a plan was made', () => {
     expect(recordedBaseUrl('https://svc:s3cret@api.example.com/v1/?token=abc#x')).toBe(
       'https://api.example.com/v1',
     );
+  });
+
+  it('records a value that is not a URL as a placeholder, keeping nothing of it', () => {
+    expect(recordedBaseUrl('https://svc:s3cret@api.example.com:notaport/')).toBe(NOT_A_URL);
+    expect(recordedBaseUrl('https://svc:s3cret@[bad')).toBe(NOT_A_URL);
+  });
+
+  it('compares as it records, and values that are not URLs only as spelled', () => {
+    expect(sameBaseUrl('https://api.example.com/', 'https://api.example.com')).toBe(true);
+    expect(sameBaseUrl('https://API.example.com:443/v1//', 'https://api.example.com/v1')).toBe(
+      true,
+    );
+    expect(sameBaseUrl('https://api.example.com/v1', 'https://api.example.com/v2')).toBe(false);
+    expect(sameBaseUrl('https://[bad', 'https://[bad')).toBe(true);
+    expect(sameBaseUrl('https://[bad', 'https://[worse')).toBe(false);
   });
 
   it('refuses another API, naming both', () => {

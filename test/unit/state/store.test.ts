@@ -87,6 +87,12 @@ describe('StateStore', () => {
     expect(() => StateStore.open(path, 'https://other.example.com')).toThrow(ConfigError);
   });
 
+  it('accepts a record made with api.baseUrl https://x/ when the config now says https://x', () => {
+    const path = fresh();
+    StateStore.open(path, `${API}/`).compact();
+    expect(StateStore.open(path, API).state.apiBaseUrl).toBe(API);
+  });
+
   it('refuses a corrupt record with a hint instead of starting over', () => {
     const path = fresh();
     StateStore.open(path, API).compact();
