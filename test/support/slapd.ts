@@ -1,11 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'ldapts';
+import { freePort } from './ports.js';
 import { trackChild, untrackChild } from './children.js';
 import { createTestCertificates, findExecutable } from './tls.js';
 
@@ -318,20 +318,6 @@ async function runTool(file: string, args: string[]): Promise<void> {
     const detail = typeof stderr === 'string' ? `: ${stderr.trim().slice(-2000)}` : '';
     throw new Error(`${file} ${args.join(' ')} failed${detail}`, { cause: error });
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port);
-        else reject(new Error('could not read the port of a probe socket'));
-      });
-    });
-  });
 }
 
 interface RunningSlapd {
